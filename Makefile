@@ -1,0 +1,43 @@
+# The two commands: `make demo` and `make test`. Both install what they need.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+BIND_TOOLS := /usr/bin/named-checkzone
+NAMED := /usr/sbin/named
+
+.PHONY: demo test lint bench bind-tools bind venv clean
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	touch $@
+
+# BIND's tools (named-checkzone, named-compilezone, named-checkconf) from Debian.
+bind-tools:
+	@command -v named-checkzone >/dev/null || test -x $(BIND_TOOLS) || { \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bind9-utils; }
+
+# The name server itself, for the demo and the functional tests.
+bind: bind-tools
+	@test -x $(NAMED) || { apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bind9 bind9-utils bind9-dnsutils; }
+
+test: venv bind-tools
+	$(VENV)/bin/ruff check reconciler tests bench
+	$(PY) -m pytest -q
+
+lint: venv
+	$(VENV)/bin/ruff check reconciler tests bench
+	$(VENV)/bin/ruff format --check reconciler tests bench
+
+demo: venv bind-tools
+	$(VENV)/bin/reconciler demo
+
+bench: venv bind-tools
+	$(PY) bench/plan_large_zone.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis .ruff_cache

@@ -1,0 +1,123 @@
+"""Everything `apply` would check for one revision, with nothing deployed.
+
+`inspect` reads the revision (source.py), validates reconciler.toml and
+host/policy.toml, loads and renders the zones (zones.py), runs BIND's strict
+checks (validate.py) and ours (checks.py), and returns an `Inspection` value:
+every problem at once, plus each valid zone's canonical form. Called by
+`check` and `plan` in cli.py, and by the reconcile step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+
+import git
+
+from . import checks, source
+from .config import CONFIG_FILE, DEFAULT, RepoConfig, parse_repo_config
+from .errors import Problem, ValidationError
+from .host.policy import parse_policy
+from .validate import check_zones
+from .zones import CanonicalZone, ZoneText, load_zone, zone_files
+
+POLICY_FILE = "host/policy.toml"
+
+
+@dataclass(frozen=True)
+class Inspection:
+    snapshot: source.Snapshot
+    config: RepoConfig
+    zone_paths: dict[str, str]  # every zone in the revision: name -> file
+    zones: dict[str, CanonicalZone]  # the inspected, valid zones
+    problems: tuple[Problem, ...]
+
+    @property
+    def errors(self) -> tuple[Problem, ...]:
+        return tuple(p for p in self.problems if p.severity == "error")
+
+    @property
+    def warnings(self) -> tuple[Problem, ...]:
+        return tuple(p for p in self.problems if p.severity == "warning")
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def _decoded(path: str, data: bytes | None) -> tuple[str | None, list[Problem]]:
+    if data is None:
+        return None, []
+    try:
+        return data.decode("utf-8"), []
+    except UnicodeDecodeError:
+        return None, [Problem(path, "not UTF-8")]
+
+
+def inspect(repo: git.Repo, rev: str | None, only: Collection[str] | None = None) -> Inspection:
+    """Check revision `rev` (None: the working tree); `only`: just these zones' files."""
+    problems: list[Problem] = []
+    text, found = _decoded(CONFIG_FILE, source.read_file(repo, rev, CONFIG_FILE))
+    problems += found
+    config = DEFAULT
+    if text is None and not found:
+        problems.append(Problem(CONFIG_FILE, "missing: run 'reconciler init' or add it"))
+    elif text is not None:
+        try:
+            config = parse_repo_config(text)
+        except ValidationError as exc:
+            problems += exc.problems
+    snapshot = source.read_snapshot(
+        repo, rev, [config.zones_dir], [POLICY_FILE], config.safety.max_zone_bytes
+    )
+    policy, found = _decoded(POLICY_FILE, snapshot.text_of(POLICY_FILE))
+    problems += found
+    if policy is not None:
+        try:
+            parse_policy(policy, POLICY_FILE)
+        except ValidationError as exc:
+            problems += exc.problems
+
+    for path, entry in snapshot.files.items():
+        if entry.symlink:
+            problems.append(Problem(path, "is a symlink; nothing under the zones folder may be"))
+    paths = zone_files(snapshot, config.zones_dir)
+    texts: list[ZoneText] = []
+    for name, path in paths.items():
+        if only is not None and name not in only:
+            continue
+        if snapshot.files[path].symlink:
+            continue
+        zone, found = load_zone(
+            snapshot, config.zones_dir, name, path, config.variables, config.safety.max_zone_bytes
+        )
+        problems += found
+        if zone is not None:
+            texts.append(zone)
+
+    results = check_zones(texts, snapshot, config.zones_dir)
+    valid: list[checks.Zone] = []
+    for result in results:
+        problems += result.problems
+        if result.canonical is not None:
+            valid.append(checks.Zone(result.zone, result.canonical))
+    problems += checks.run_all(valid)
+    return Inspection(
+        snapshot=snapshot,
+        config=config,
+        zone_paths=paths,
+        zones={z.text.name: z.canonical for z in valid},
+        problems=tuple(problems),
+    )
+
+
+def zones_touched(paths: Collection[str], zone_paths: dict[str, str], zones_dir: str) -> set[str]:
+    """Zones whose file changed; every zone when a shared file (include, config) changed."""
+    names = {v: k for k, v in zone_paths.items()}
+    touched = set()
+    for path in paths:
+        if path in names:
+            touched.add(names[path])
+        elif path.startswith(zones_dir + "/") or path == CONFIG_FILE:
+            return set(zone_paths)
+    return touched

@@ -1,0 +1,39 @@
+"""`reconciler init DIR`: a new zone repository from repo-template/.
+
+Copies the template, makes a git repository with an initial commit. Called by
+cli.py and by the demo.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import git
+
+from .errors import SourceError
+
+TEMPLATE = Path(__file__).resolve().parent.parent / "repo-template"
+_AUTHOR = git.Actor("reconciler init", "reconciler@localhost")
+
+
+def template_dir() -> Path:
+    if not TEMPLATE.is_dir():
+        raise SourceError(f"repo template not found at {TEMPLATE}")
+    return TEMPLATE
+
+
+def init_repo(target: Path) -> git.Repo:
+    """Copy the template into `target` (absent or empty) and commit it."""
+    if target.exists() and any(target.iterdir()):
+        raise SourceError(f"{target}: exists and is not empty")
+    shutil.copytree(template_dir(), target, dirs_exist_ok=True, symlinks=False)
+    repo = git.Repo.init(target, initial_branch="main")
+    repo.git.add(A=True)
+    reader = repo.config_reader()
+    has_identity = reader.has_option("user", "name") and reader.has_option("user", "email")
+    author = None if has_identity else _AUTHOR
+    repo.index.commit(
+        "Start the zone repository from the reconciler template", author=author, committer=author
+    )
+    return repo

@@ -1,0 +1,34 @@
+"""structlog set-up: readable console lines for the CLI, JSON for the daemon.
+
+Called once by `cli.py` at start-up; everything else just calls `get()` and
+binds its context (zone, commit, stage).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import structlog
+
+
+def configure(json: bool = False, verbose: bool = False) -> None:
+    level = logging.DEBUG if verbose else logging.WARNING
+    renderer: structlog.types.Processor = (
+        structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
+    )
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(level),
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        cache_logger_on_first_use=False,
+    )
+
+
+def get(**context: object) -> structlog.stdlib.BoundLogger:
+    return structlog.get_logger().bind(**context)

@@ -1,0 +1,496 @@
+"""Tests for reconciler.host.policy: parsing host/policy.toml into the frozen Policy model."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from textwrap import dedent
+
+import pytest
+
+from reconciler.errors import Problem, ValidationError
+from reconciler.host.policy import (
+    Fail2banPolicy,
+    FirewallPolicy,
+    NamedPolicy,
+    Policy,
+    ServicesPolicy,
+    SSHPolicy,
+    TimePolicy,
+    parse_policy,
+)
+
+TEMPLATE = Path(__file__).resolve().parent.parent / "repo-template" / "host" / "policy.toml"
+
+
+def problems_of(text: str, file: str = "host/policy.toml") -> list[Problem]:
+    with pytest.raises(ValidationError) as info:
+        parse_policy(dedent(text), file=file)
+    return list(info.value.problems)
+
+
+def only_problem(text: str) -> Problem:
+    problems = problems_of(text)
+    assert len(problems) == 1, problems
+    return problems[0]
+
+
+# --- defaults and the template ----------------------------------------------------------------
+
+
+def test_defaults_are_the_documented_ones() -> None:
+    policy = Policy()
+    assert policy.ssh == SSHPolicy(
+        port=22,
+        permit_root_login=False,
+        password_authentication=False,
+        pubkey_authentication=True,
+        allow_users=(),
+        max_auth_tries=3,
+    )
+    assert policy.firewall == FirewallPolicy(
+        enabled=True, allow_tcp=(22, 53), allow_udp=(53,), default_incoming="drop"
+    )
+    assert policy.fail2ban == Fail2banPolicy(
+        enabled=True, jails=("sshd",), bantime=3600, maxretry=5
+    )
+    assert policy.time == TimePolicy(service="chrony", servers=())
+    assert policy.named == NamedPolicy(
+        user="bind",
+        version_hidden=True,
+        recursion=False,
+        allow_transfer_tsig_only=True,
+        chroot=False,
+    )
+    assert policy.services == ServicesPolicy(disabled=("telnet", "rsh-server", "avahi-daemon"))
+
+
+def test_empty_text_gives_defaults() -> None:
+    assert parse_policy("") == Policy()
+
+
+def test_empty_tables_give_defaults() -> None:
+    text = "[ssh]\n[firewall]\n[fail2ban]\n[time]\n[named]\n[services]\n"
+    assert parse_policy(text) == Policy()
+
+
+def test_template_parses_to_defaults() -> None:
+    assert parse_policy(TEMPLATE.read_text(encoding="utf-8")) == Policy()
+
+
+def test_template_sets_every_key_explicitly() -> None:
+    """The template is what users start from: it shows every setting there is."""
+    text = TEMPLATE.read_text(encoding="utf-8")
+    for table in dataclasses.fields(Policy):
+        assert f"[{table.name}]" in text
+        for key in dataclasses.fields(getattr(Policy(), table.name)):
+            assert f"\n{key.name} = " in text, f"{table.name}.{key.name} missing from template"
+
+
+def test_policy_is_frozen_and_lists_become_tuples() -> None:
+    policy = parse_policy('[ssh]\nallow_users = ["alice", "bob"]\n')
+    assert policy.ssh.allow_users == ("alice", "bob")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        policy.ssh.port = 2222  # type: ignore[misc]
+    hash(policy)  # frozen with tuples: hashable
+
+
+def test_values_are_read() -> None:
+    policy = parse_policy(
+        dedent(
+            """\
+            [ssh]
+            port = 2222
+            permit_root_login = true
+            allow_users = ["alice"]
+            max_auth_tries = 6
+
+            [firewall]
+            allow_tcp = [2222, 53, 443]
+            allow_udp = [53, 123]
+            default_incoming = "reject"
+
+            [fail2ban]
+            enabled = false
+            jails = []
+            bantime = 60
+            maxretry = 10
+
+            [time]
+            service = "ntpsec"
+            servers = ["0.pool.ntp.org"]
+
+            [named]
+            user = "named"
+            recursion = true
+            chroot = true
+
+            [services]
+            disabled = ["cups"]
+            """
+        )
+    )
+    assert policy.ssh == SSHPolicy(
+        port=2222, permit_root_login=True, allow_users=("alice",), max_auth_tries=6
+    )
+    assert policy.firewall == FirewallPolicy(
+        allow_tcp=(2222, 53, 443), allow_udp=(53, 123), default_incoming="reject"
+    )
+    assert policy.fail2ban == Fail2banPolicy(enabled=False, jails=(), bantime=60, maxretry=10)
+    assert policy.time == TimePolicy(service="ntpsec", servers=("0.pool.ntp.org",))
+    assert policy.named == NamedPolicy(user="named", recursion=True, chroot=True)
+    assert policy.services == ServicesPolicy(disabled=("cups",))
+
+
+def test_dotted_keys_and_inline_tables_are_accepted() -> None:
+    policy = parse_policy("ssh.port = 2222\nfirewall = { allow_tcp = [2222, 53] }\n")
+    assert policy.ssh.port == 2222
+    assert policy.firewall.allow_tcp == (2222, 53)
+
+
+def test_to_dict_is_json_ready_and_complete() -> None:
+    data = Policy().to_dict()
+    assert json.loads(json.dumps(data)) == data
+    assert data["firewall"]["allow_tcp"] == [22, 53]
+    assert data["services"]["disabled"] == ["telnet", "rsh-server", "avahi-daemon"]
+    assert data["ssh"]["allow_users"] == []
+    assert set(data) == {"ssh", "firewall", "fail2ban", "time", "named", "services"}
+    assert data["named"] == {
+        "user": "bind",
+        "version_hidden": True,
+        "recursion": False,
+        "allow_transfer_tsig_only": True,
+        "chroot": False,
+    }
+
+
+# --- TOML syntax ------------------------------------------------------------------------------
+
+
+def test_toml_syntax_error_is_one_problem_with_its_line() -> None:
+    problem = only_problem(
+        """\
+        [ssh]
+        port = 22
+        permit_root_login = yes
+        """
+    )
+    assert problem.line == 3
+    assert problem.file == "host/policy.toml"
+    assert problem.message.startswith("invalid TOML: ")
+    assert "line 3" in problem.message
+
+
+def test_duplicate_table_is_a_syntax_error() -> None:
+    problem = only_problem("[ssh]\nport = 22\n[ssh]\nport = 23\n")
+    assert problem.message.startswith("invalid TOML: ")
+    assert problem.line == 3
+
+
+def test_file_name_is_carried_into_problems() -> None:
+    problems = problems_of("[ssh]\nfoo = 1\n", file="zones-repo/host/policy.toml")
+    assert [p.file for p in problems] == ["zones-repo/host/policy.toml"]
+    assert str(problems[0]) == "zones-repo/host/policy.toml:2: unknown key 'foo' in [ssh]"
+
+
+# --- unknown tables and keys ------------------------------------------------------------------
+
+
+def test_unknown_key_with_its_line() -> None:
+    problem = only_problem(
+        """\
+        # comment
+        [ssh]
+        port = 22
+        foo = 1
+        """
+    )
+    assert problem.message == "unknown key 'foo' in [ssh]"
+    assert problem.line == 4
+
+
+def test_unknown_key_line_is_looked_up_in_its_own_table() -> None:
+    # `foo` at the start of a line in [named] must not be mistaken for the one in [ssh].
+    problem = only_problem(
+        """\
+        [named]
+        user = "bind"
+
+        [ssh]
+        port = 22
+          foo   = "x"
+        """
+    )
+    assert problem.message == "unknown key 'foo' in [ssh]"
+    assert problem.line == 6
+
+
+def test_unknown_key_in_dotted_form_is_found() -> None:
+    problem = only_problem("# header\nfirewall.allow_icmp = true\n")
+    assert problem.message == "unknown key 'allow_icmp' in [firewall]"
+    assert problem.line == 2
+
+
+def test_unknown_key_in_inline_table_has_no_line() -> None:
+    problem = only_problem("fail2ban = { enabled = true, banaction = 'x' }\n")
+    assert problem.message == "unknown key 'banaction' in [fail2ban]"
+    assert problem.line is None
+
+
+def test_unknown_sub_table_is_an_unknown_key() -> None:
+    problem = only_problem("[ssh]\nport = 22\n\n[ssh.match]\nuser = 'x'\n")
+    assert problem.message == "unknown key 'match' in [ssh]"
+    assert problem.line == 4
+
+
+def test_unknown_table_with_its_line() -> None:
+    problem = only_problem("[ssh]\nport = 22\n\n[selinux]\nmode = 'enforcing'\n")
+    assert problem.message == "unknown table [selinux]"
+    assert problem.line == 4
+
+
+def test_unknown_top_level_key() -> None:
+    problem = only_problem("version = 1\n")
+    assert problem.message == "unknown table [version]"
+    assert problem.line == 1
+
+
+def test_known_table_that_is_not_a_table() -> None:
+    problem = only_problem("\nssh = 22\n")
+    assert problem.message == "[ssh] must be a table, got integer"
+    assert problem.line == 2
+
+
+# --- types ------------------------------------------------------------------------------------
+
+
+def test_string_port_is_refused() -> None:
+    problem = only_problem('[ssh]\nport = "22"\n')
+    assert problem.message == "[ssh] port must be an integer, got string"
+    assert problem.line == 2
+
+
+def test_boolean_is_not_an_integer() -> None:
+    problem = only_problem("[ssh]\nmax_auth_tries = true\n")
+    assert problem.message == "[ssh] max_auth_tries must be an integer, got boolean"
+
+
+def test_float_is_not_an_integer() -> None:
+    problem = only_problem("[fail2ban]\nbantime = 1.5\n")
+    assert problem.message == "[fail2ban] bantime must be an integer, got float"
+    assert problem.line == 2
+
+
+def test_non_list_allow_tcp_is_refused() -> None:
+    problem = only_problem("[firewall]\nallow_tcp = 22\n")
+    assert problem.message == "[firewall] allow_tcp must be an array of integers, got integer"
+    assert problem.line == 2
+
+
+def test_list_elements_are_type_checked() -> None:
+    problem = only_problem('[firewall]\nallow_tcp = [22, "53", 53]\n')
+    assert problem.message == "[firewall] allow_tcp[1] must be an integer, got string"
+    assert problem.line == 2
+
+
+def test_string_list_is_type_checked() -> None:
+    problems = problems_of('[ssh]\nallow_users = "alice"\n[services]\ndisabled = ["cups", 1]\n')
+    assert [(p.line, p.message) for p in problems] == [
+        (2, "[ssh] allow_users must be an array of strings, got string"),
+        (4, "[services] disabled[1] must be a string, got integer"),
+    ]
+
+
+def test_boolean_is_type_checked() -> None:
+    problem = only_problem('[named]\nrecursion = "no"\n')
+    assert problem.message == "[named] recursion must be a boolean, got string"
+
+
+def test_string_is_type_checked() -> None:
+    problem = only_problem("[named]\nuser = 0\n")
+    assert problem.message == "[named] user must be a string, got integer"
+
+
+def test_empty_strings_are_refused() -> None:
+    problems = problems_of('[named]\nuser = ""\n[fail2ban]\njails = [" "]\n')
+    assert [(p.line, p.message) for p in problems] == [
+        (2, "[named] user must not be empty"),
+        (4, "[fail2ban] jails[0] must not be empty"),
+    ]
+
+
+# --- ranges and choices -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("port", [0, -1, 65536, 100000])
+def test_ssh_port_out_of_range(port: int) -> None:
+    problem = only_problem(f"[ssh]\nport = {port}\n")
+    assert problem.message == f"[ssh] port must be a port between 1 and 65535, got {port}"
+    assert problem.line == 2
+
+
+@pytest.mark.parametrize("port", [1, 65535])
+def test_ssh_port_range_bounds_are_allowed(port: int) -> None:
+    policy = parse_policy(f"[ssh]\nport = {port}\n[firewall]\nallow_tcp = [{port}, 53]\n")
+    assert policy.ssh.port == port
+
+
+def test_firewall_port_out_of_range() -> None:
+    problem = only_problem("[firewall]\nallow_udp = [53, 0]\n")
+    assert problem.message == "[firewall] allow_udp[1] must be a port between 1 and 65535, got 0"
+    assert problem.line == 2
+
+
+@pytest.mark.parametrize(
+    ("table", "key"),
+    [("ssh", "max_auth_tries"), ("fail2ban", "bantime"), ("fail2ban", "maxretry")],
+)
+def test_counts_must_be_positive(table: str, key: str) -> None:
+    problem = only_problem(f"[{table}]\n{key} = 0\n")
+    assert problem.message == f"[{table}] {key} must be at least 1, got 0"
+
+
+def test_default_incoming_choice() -> None:
+    problem = only_problem('[firewall]\ndefault_incoming = "accept"\n')
+    assert problem.message == (
+        "[firewall] default_incoming must be one of 'drop', 'reject', got 'accept'"
+    )
+    assert problem.line == 2
+
+
+@pytest.mark.parametrize("service", ["chrony", "systemd-timesyncd", "ntpsec"])
+def test_time_service_choices_allowed(service: str) -> None:
+    assert parse_policy(f'[time]\nservice = "{service}"\n').time.service == service
+
+
+def test_time_service_unknown() -> None:
+    problem = only_problem('[time]\nservice = "ntpd"\n')
+    assert problem.message == (
+        "[time] service must be one of 'chrony', 'systemd-timesyncd', 'ntpsec', got 'ntpd'"
+    )
+
+
+# --- contradictions ---------------------------------------------------------------------------
+
+
+def test_ssh_port_not_allowed_by_firewall_is_refused() -> None:
+    problem = only_problem(
+        """\
+        [ssh]
+        port = 2222
+
+        [firewall]
+        allow_tcp = [22, 53]
+        """
+    )
+    assert problem.message == (
+        "[ssh] port 2222 is not in [firewall] allow_tcp; the firewall would lock SSH out"
+    )
+    assert problem.line == 5
+
+
+def test_ssh_port_changed_without_touching_firewall_points_at_ssh_port() -> None:
+    problem = only_problem("[ssh]\nport = 2222\n")
+    assert problem.message.startswith("[ssh] port 2222 is not in [firewall] allow_tcp")
+    assert problem.line == 2
+
+
+def test_ssh_port_moved_with_firewall_is_accepted() -> None:
+    policy = parse_policy("[ssh]\nport = 2222\n[firewall]\nallow_tcp = [2222, 53]\n")
+    assert policy.ssh.port == 2222
+
+
+def test_dns_tcp_must_be_open() -> None:
+    problem = only_problem("[firewall]\nallow_tcp = [22]\n")
+    assert problem.message == (
+        "[firewall] allow_tcp must include 53: this host is a nameserver and must answer DNS"
+        " over TCP"
+    )
+    assert problem.line == 2
+
+
+def test_dns_udp_must_be_open() -> None:
+    problem = only_problem("[firewall]\nallow_tcp = [22, 53]\nallow_udp = [123]\n")
+    assert problem.message == (
+        "[firewall] allow_udp must include 53: this host is a nameserver and must answer DNS"
+        " over UDP"
+    )
+    assert problem.line == 3
+
+
+def test_disabled_firewall_is_not_checked_for_open_ports() -> None:
+    policy = parse_policy("[ssh]\nport = 2222\n[firewall]\nenabled = false\nallow_tcp = []\n")
+    assert policy.firewall.enabled is False
+
+
+def test_no_ssh_login_method_is_refused() -> None:
+    problem = only_problem(
+        "[ssh]\npassword_authentication = false\npubkey_authentication = false\n"
+    )
+    assert problem.message == (
+        "[ssh] password_authentication and pubkey_authentication are both false;"
+        " nobody could log in"
+    )
+    assert problem.line == 3
+
+
+def test_password_only_login_is_allowed() -> None:
+    policy = parse_policy("[ssh]\npassword_authentication = true\npubkey_authentication = false\n")
+    assert policy.ssh.pubkey_authentication is False
+
+
+def test_refused_value_does_not_cause_a_second_contradiction() -> None:
+    # The port is refused for its type; the default (22) standing in for it must not be
+    # reported as missing from allow_tcp.
+    problem = only_problem('[ssh]\nport = "2222"\n[firewall]\nallow_tcp = [2222, 53]\n')
+    assert problem.message == "[ssh] port must be an integer, got string"
+
+
+# --- everything at once -----------------------------------------------------------------------
+
+
+def test_all_problems_are_reported_at_once_in_file_order() -> None:
+    problems = problems_of(
+        """\
+        [ssh]
+        port = "22"
+        foo = 1
+        max_auth_tries = 0
+
+        [firewall]
+        allow_tcp = [22, 70000]
+        allow_udp = 53
+        default_incoming = "accept"
+
+        [time]
+        service = "ntpd"
+
+        [named]
+        recursion = "no"
+
+        [bogus]
+        x = 1
+        """
+    )
+    assert [(p.line, p.message) for p in problems] == [
+        (2, "[ssh] port must be an integer, got string"),
+        (3, "unknown key 'foo' in [ssh]"),
+        (4, "[ssh] max_auth_tries must be at least 1, got 0"),
+        (7, "[firewall] allow_tcp[1] must be a port between 1 and 65535, got 70000"),
+        (8, "[firewall] allow_udp must be an array of integers, got integer"),
+        (9, "[firewall] default_incoming must be one of 'drop', 'reject', got 'accept'"),
+        (12, "[time] service must be one of 'chrony', 'systemd-timesyncd', 'ntpsec', got 'ntpd'"),
+        (15, "[named] recursion must be a boolean, got string"),
+        (17, "unknown table [bogus]"),
+    ]
+    assert all(p.file == "host/policy.toml" and p.severity == "error" for p in problems)
+
+
+def test_validation_error_message_lists_every_problem() -> None:
+    with pytest.raises(ValidationError) as info:
+        parse_policy("[ssh]\nport = 0\nfoo = 1\n")
+    assert str(info.value) == (
+        "host/policy.toml:2: [ssh] port must be a port between 1 and 65535, got 0\n"
+        "host/policy.toml:3: unknown key 'foo' in [ssh]"
+    )
