@@ -9,8 +9,9 @@ every problem at once, plus each valid zone's canonical form. Called by
 
 from __future__ import annotations
 
+import tomllib
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import git
 
@@ -54,6 +55,15 @@ def _decoded(path: str, data: bytes | None) -> tuple[str | None, list[Problem]]:
         return None, [Problem(path, "not UTF-8")]
 
 
+def _lenient_vars(text: str) -> dict[str, object]:
+    """[vars] of an invalid reconciler.toml, so templates still render and report."""
+    try:
+        variables = tomllib.loads(text).get("vars", {})
+    except tomllib.TOMLDecodeError:
+        return {}
+    return variables if isinstance(variables, dict) else {}
+
+
 def inspect(repo: git.Repo, rev: str | None, only: Collection[str] | None = None) -> Inspection:
     """Check revision `rev` (None: the working tree); `only`: just these zones' files."""
     problems: list[Problem] = []
@@ -67,6 +77,7 @@ def inspect(repo: git.Repo, rev: str | None, only: Collection[str] | None = None
             config = parse_repo_config(text)
         except ValidationError as exc:
             problems += exc.problems
+            config = replace(DEFAULT, variables=_lenient_vars(text))
     snapshot = source.read_snapshot(
         repo, rev, [config.zones_dir], [POLICY_FILE], config.safety.max_zone_bytes
     )
@@ -81,7 +92,8 @@ def inspect(repo: git.Repo, rev: str | None, only: Collection[str] | None = None
     for path, entry in snapshot.files.items():
         if entry.symlink:
             problems.append(Problem(path, "is a symlink; nothing under the zones folder may be"))
-    paths = zone_files(snapshot, config.zones_dir)
+    paths, found = zone_files(snapshot, config.zones_dir)
+    problems += found
     texts: list[ZoneText] = []
     for name, path in paths.items():
         if only is not None and name not in only:

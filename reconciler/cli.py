@@ -103,8 +103,7 @@ def check_command(repo_dir: Path, rev: str | None, base: str | None, fmt: str) -
     if fmt == "json":
         click.echo(json.dumps(report.check_json(result), indent=2))
     else:
-        for line in report.check_text(result):
-            click.echo(line, err=not result.ok and line.startswith(("error", "warning")))
+        click.echo("\n".join(report.check_text(result)))
     return EXIT_OK if result.ok else EXIT_INVALID
 
 

@@ -97,13 +97,19 @@ def zone_name(path: str) -> str | None:
     return None
 
 
-def zone_files(snapshot: Snapshot, zones_dir: str) -> dict[str, str]:
-    """Zone name -> file path for every zone file directly in the zones folder."""
-    found = {}
+def zone_files(snapshot: Snapshot, zones_dir: str) -> tuple[dict[str, str], list[Problem]]:
+    """Zone name -> file for every zone file directly in the zones folder; clashes refused."""
+    found: dict[str, str] = {}
+    problems = []
     for path in sorted(snapshot.files):
-        if posixpath.dirname(path) == zones_dir and zone_name(path):
-            found[zone_name(path) or ""] = path
-    return found
+        name = zone_name(path)
+        if posixpath.dirname(path) != zones_dir or not name:
+            continue
+        if name in found:
+            problems.append(Problem(path, f"zone {name} is already defined by {found[name]}"))
+            continue
+        found[name] = path
+    return found, problems
 
 
 def _decode(path: str, data: bytes) -> tuple[str | None, Problem | None]:

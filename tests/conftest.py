@@ -1,0 +1,65 @@
+"""Shared fixtures: a real zone repository made by `reconciler init`, and a CLI runner."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import git
+import pytest
+from click.testing import CliRunner
+
+from reconciler.cli import main
+from reconciler.init import init_repo
+
+GOOD_ZONE = """$TTL 3600
+@       IN SOA ns1 hostmaster ( 1 1800 900 1209600 1800 )
+@       IN NS  ns1
+@       IN NS  ns2
+@       IN MX  10 mail
+ns1     IN A   192.0.2.1
+ns2     IN A   192.0.2.2
+mail    IN A   192.0.2.25
+www     IN A   192.0.2.80
+"""
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+
+@dataclass
+class ZoneRepo:
+    path: Path
+    repo: git.Repo
+
+    def write(self, relative: str, text: str | bytes) -> Path:
+        target = self.path / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(text, bytes):
+            target.write_bytes(text)
+        else:
+            target.write_text(text, encoding="utf-8")
+        return target
+
+    def commit(self, message: str) -> str:
+        self.repo.git.add(A=True)
+        self.repo.git.commit("-q", "--allow-empty", "-m", message)
+        return self.repo.head.commit.hexsha
+
+    def run(self, *args: str) -> Result:
+        result = CliRunner().invoke(main, ["-C", str(self.path), *args])
+        return Result(result.exit_code, result.stdout, result.stderr)
+
+
+@pytest.fixture
+def zone_repo(tmp_path: Path) -> ZoneRepo:
+    path = tmp_path / "zones-repo"
+    repo = init_repo(path)
+    with repo.config_writer() as config:
+        config.set_value("user", "name", "Test Operator")
+        config.set_value("user", "email", "operator@example.com")
+    return ZoneRepo(path, repo)
