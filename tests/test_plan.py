@@ -1,0 +1,166 @@
+"""`reconciler plan`: record-level diff on real git commits, serials, safety verdict."""
+
+from __future__ import annotations
+
+import json
+
+from .conftest import GOOD_ZONE, ZoneRepo
+
+ZONE = "zones/example.org.zone"
+MANY = GOOD_ZONE + "".join(f"h{i} IN A 192.0.2.{100 + i}\n" for i in range(12))
+
+
+def _base(zone_repo: ZoneRepo, text: str = GOOD_ZONE) -> str:
+    zone_repo.write(ZONE, text)
+    return zone_repo.commit("add example.org")
+
+
+def test_reformat_only_shows_no_change(zone_repo: ZoneRepo) -> None:
+    _base(zone_repo)
+    reformatted = (
+        "; reordered, relative names spelled out, other serial\n"
+        + "\n".join(
+            reversed(
+                GOOD_ZONE.replace("( 1 ", "( 7 ")
+                .replace("mail\n", "mail.example.org.\n")
+                .splitlines()[1:]
+            )
+        )
+        + "\n$TTL 3600\n"
+    )
+    zone_repo.write(ZONE, "$TTL 3600\n" + reformatted)
+    result = zone_repo.run("plan", "--format", "json")
+    assert result.code == 0, result.out + result.err
+    plan = json.loads(result.out)
+    assert plan["zones"] == []
+    assert plan["unchanged"] == ["example.org"]
+    assert plan["verdict"] == "safe"
+
+
+def test_added_removed_changed_records(zone_repo: ZoneRepo) -> None:
+    base = _base(zone_repo)
+    zone_repo.write(
+        ZONE,
+        GOOD_ZONE.replace("www     IN A   192.0.2.80\n", "").replace(
+            "mail    IN A   192.0.2.25", "mail    IN A   192.0.2.26"
+        )
+        + "ftp IN AAAA 2001:db8::21\n",
+    )
+    head = zone_repo.commit("move mail, drop www, add ftp")
+    result = zone_repo.run("plan", "--base", base, "--head", head)
+    assert result.code == 0, result.out + result.err
+    lines = result.out.splitlines()
+    assert lines[0] == f"plan {base[:12]} -> {head[:12]}"
+    assert lines[2] == "  1 added, 1 removed, 1 changed RRset(s); 8 -> 8 records"
+    assert lines[3:] == [
+        "  + ftp.example.org. AAAA",
+        "      + ftp.example.org. 3600 AAAA 2001:db8::21",
+        "  ~ mail.example.org. A",
+        "      - mail.example.org. 3600 A 192.0.2.25",
+        "      + mail.example.org. 3600 A 192.0.2.26",
+        "  - www.example.org. A",
+        "      - www.example.org. 3600 A 192.0.2.80",
+        "verdict: safe",
+    ]
+
+
+def test_serial_comes_from_the_scheme_and_the_file_is_a_floor(zone_repo: ZoneRepo) -> None:
+    text = (zone_repo.path / "reconciler.toml").read_text()
+    zone_repo.write("reconciler.toml", text.replace('scheme = "date"', 'scheme = "increment"'))
+    base = _base(zone_repo, GOOD_ZONE.replace("( 1 ", "( 41 "))
+    zone_repo.write(ZONE, GOOD_ZONE.replace("( 1 ", "( 41 ") + "new IN A 192.0.2.7\n")
+    plan = json.loads(zone_repo.run("plan", "--base", base, "--format", "json").out)
+    assert [(z["zone"], z["serial_before"], z["serial_after"]) for z in plan["zones"]] == [
+        ("example.org", 41, 42)
+    ]
+    zone_repo.write(ZONE, GOOD_ZONE.replace("( 1 ", "( 500 ") + "new IN A 192.0.2.7\n")
+    plan = json.loads(zone_repo.run("plan", "--base", base, "--format", "json").out)
+    assert plan["zones"][0]["serial_after"] == 500
+
+
+def test_large_change_is_unsafe_unless_allowed(zone_repo: ZoneRepo) -> None:
+    base = _base(zone_repo, MANY)
+    zone_repo.write(ZONE, GOOD_ZONE)
+    head = zone_repo.commit("drop all twelve hosts")
+    result = zone_repo.run("plan", "--base", base, "--head", head)
+    assert result.code == 3, result.out
+    assert "  UNSAFE: deletes or changes 12 of 20 records (60%, limit 30%)" in result.out
+    assert "Reconciler-Allow: unsafe" in result.out.splitlines()[-1]
+    assert zone_repo.run("plan", "--base", base, "--head", head, "--allow-unsafe").code == 0
+    zone_repo.write(ZONE, GOOD_ZONE + "x IN A 192.0.2.1\n")
+    head = zone_repo.commit("drop the hosts, add x\n\nReconciler-Allow: unsafe")
+    result = zone_repo.run("plan", "--base", base, "--head", head)
+    assert result.code == 0, result.out
+    assert result.out.splitlines()[-1].startswith("verdict: unsafe but allowed")
+
+
+def test_six_of_twenty_is_within_the_limit(zone_repo: ZoneRepo) -> None:
+    base = _base(zone_repo, MANY)
+    zone_repo.write(ZONE, GOOD_ZONE + "".join(f"h{i} IN A 192.0.2.{100 + i}\n" for i in range(6)))
+    result = zone_repo.run("plan", "--base", base)
+    assert result.code == 0, result.out
+    assert result.out.splitlines()[-1] == "verdict: safe"
+
+
+def test_apex_ns_change_and_zone_deletion_are_unsafe(zone_repo: ZoneRepo) -> None:
+    base = _base(zone_repo)
+    zone_repo.write(ZONE, GOOD_ZONE + "@ IN NS ns3\nns3 IN A 192.0.2.3\n")
+    result = zone_repo.run("plan", "--base", base, "--format", "json")
+    assert result.code == 3
+    assert json.loads(result.out)["unsafe"] == ["example.org: changes the apex NS set"]
+    (zone_repo.path / ZONE).unlink()
+    result = zone_repo.run("plan", "--base", base, "--format", "json")
+    assert result.code == 3
+    plan = json.loads(result.out)
+    assert plan["unsafe"] == ["example.org: deletes the zone (8 records)"]
+    assert plan["zones"][0]["action"] == "remove"
+
+
+def test_invalid_head_exits_1_with_check_messages(zone_repo: ZoneRepo) -> None:
+    base = _base(zone_repo)
+    zone_repo.write(ZONE, GOOD_ZONE + "www IN CNAME mail\n")
+    result = zone_repo.run("plan", "--base", base)
+    assert result.code == 1
+    assert f"{ZONE}:10: example.org: www.example.org.: CNAME and other data" in result.out
+    assert "zone example.org: remove" not in result.out
+    assert result.out.splitlines()[-1].startswith("verdict: invalid")
+
+
+def test_new_zone_and_template_change(zone_repo: ZoneRepo) -> None:
+    base = zone_repo.repo.head.commit.hexsha
+    _base(zone_repo)
+    text = (zone_repo.path / "reconciler.toml").read_text()
+    zone_repo.write(
+        "reconciler.toml",
+        text.replace(
+            'preference = 10, host = "mail.example.com."',
+            'preference = 20, host = "mail.example.com."',
+        ),
+    )
+    head = zone_repo.commit("new zone; template MX preference 20")
+    plan = json.loads(zone_repo.run("plan", "--base", base, "--head", head, "--format", "json").out)
+    by_zone = {z["zone"]: z for z in plan["zones"]}
+    assert set(by_zone) == {"example.org", "example.net"}
+    assert by_zone["example.org"]["action"] == "add"
+    assert by_zone["example.org"]["serial_before"] is None
+    (mx,) = by_zone["example.net"]["changes"]
+    assert (mx["owner"], mx["rtype"], mx["kind"]) == ("example.net.", "MX", "change")
+    assert mx["before"]["rdatas"] == ["10 mail.example.com."]
+    assert mx["after"]["rdatas"] == ["20 mail.example.com."]
+    assert plan["unchanged"] == ["example.com"]
+
+
+def test_markdown_is_a_pull_request_comment(zone_repo: ZoneRepo) -> None:
+    base = _base(zone_repo)
+    zone_repo.write(ZONE, GOOD_ZONE + 'ftp IN TXT "a|b"\n')
+    result = zone_repo.run("plan", "--base", base, "--format", "markdown")
+    assert result.code == 0, result.out
+    assert result.out.startswith("### dns-reconciler plan ✅ safe\n")
+    assert '| ➕ | `ftp.example.org.` | 3600 | TXT | `"a\\|b"` |' in result.out
+    assert result.out.rstrip().endswith("**Verdict:** safe")
+
+
+def test_plan_of_unknown_revision_is_one_line(zone_repo: ZoneRepo) -> None:
+    result = zone_repo.run("plan", "--head", "nope")
+    assert result.code == 1
+    assert result.err.strip() == f"error: revision 'nope' does not exist in {zone_repo.path}"
