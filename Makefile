@@ -33,8 +33,16 @@ lint: venv
 	$(VENV)/bin/ruff check reconciler tests bench
 	$(VENV)/bin/ruff format --check reconciler tests bench
 
+# Until `apply` exists: a repo from the template, checked and planned.
+DEMO_DIR ?= /tmp/reconciler-demo
 demo: venv bind-tools
-	$(VENV)/bin/reconciler demo
+	rm -rf $(DEMO_DIR)
+	$(VENV)/bin/reconciler init $(DEMO_DIR)
+	$(VENV)/bin/reconciler -C $(DEMO_DIR) check
+	sed -i 's/^www     IN A    192.0.2.10/www     IN A    192.0.2.11/' $(DEMO_DIR)/zones/example.com.zone
+	@echo "--- plan for a change of www's address in the working tree:"
+	$(VENV)/bin/reconciler -C $(DEMO_DIR) plan
+	@echo "--- the demo repo is $(DEMO_DIR); try: reconciler -C $(DEMO_DIR) plan --format markdown"
 
 bench: venv bind-tools
 	$(PY) bench/plan_large_zone.py
