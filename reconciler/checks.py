@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from functools import cached_property
 
 from .errors import Problem
 from .locate import locate
@@ -33,6 +34,11 @@ class Zone:
     @property
     def origin(self) -> str:
         return self.text.name + "."
+
+    @cached_property
+    def records(self) -> tuple[Record, ...]:
+        """Parsed once, shared by every check."""
+        return tuple(self.canonical.records())
 
 
 def target_of(record: Record) -> str | None:
@@ -56,7 +62,7 @@ def trailing_dot(zone: Zone) -> list[Problem]:
     origin = zone.origin
     bare = origin.rstrip(".")
     problems = []
-    for record in zone.canonical.records():
+    for record in zone.records:
         for name, is_target in ((record.owner, False), (target_of(record), True)):
             if not name or not name.endswith("." + origin):
                 continue
@@ -112,14 +118,12 @@ def soa_timers(zone: Zone) -> list[Problem]:
 
 
 def cross_zone(zones: list[Zone]) -> list[Problem]:
-    """Targets, glue and delegations that span zones held in the same repo."""
+    """Targets, glue and delegations that span zones held in the same repo.
+
+    Only the names these checks ask about are indexed, so a repo of one large
+    zone pays one pass over its records and nothing more.
+    """
     by_origin = {z.origin: z for z in zones}
-    rrsets: dict[str, dict[tuple[str, str], set[str]]] = {}
-    for zone in zones:
-        table: dict[tuple[str, str], set[str]] = defaultdict(set)
-        for record in zone.canonical.records():
-            table[(record.owner, record.rtype)].add(record.rdata)
-        rrsets[zone.origin] = table
 
     def authority(name: str) -> Zone | None:
         labels = name.split(".")
@@ -129,75 +133,90 @@ def cross_zone(zones: list[Zone]) -> list[Problem]:
                 return found
         return None
 
-    problems: list[Problem] = []
+    targets: list[tuple[Zone, Record, str, Zone]] = []
+    delegations: list[tuple[Zone, str, set[str], Zone]] = []
+    needed: dict[str, set[str]] = defaultdict(set)
     for zone in zones:
-        for record in zone.canonical.records():
+        cuts: dict[str, set[str]] = defaultdict(set)
+        for record in zone.records:
+            if record.rtype not in ("MX", "NS", "SRV"):
+                continue
             target = target_of(record)
-            if record.rtype not in ("MX", "NS", "SRV") or not target or target == ".":
+            if not target or target == ".":
                 continue
-            owner_zone = authority(target)
-            if owner_zone is None or owner_zone is zone:
-                continue
-            other = rrsets[owner_zone.origin]
-            if other.get((target, "CNAME")):
-                problems.append(
-                    _problem(
-                        zone,
-                        f"{record.rtype} target {target} is a CNAME in zone {owner_zone.text.name}",
-                        record,
-                        target,
-                    )
-                )
-            elif not any(other.get((target, t)) for t in ADDRESS):
-                problems.append(
-                    _problem(
-                        zone,
-                        f"{record.rtype} target {target} has no A or AAAA"
-                        f" record in zone {owner_zone.text.name}",
-                        record,
-                        target,
-                    )
-                )
-        problems += _delegations(zone, by_origin, rrsets)
+            if record.rtype == "NS" and record.owner != zone.origin and record.owner in by_origin:
+                cuts[record.owner].add(target)
+            other = authority(target)
+            if other is not None and other is not zone:
+                targets.append((zone, record, target, other))
+                needed[other.origin].add(target)
+        for owner, names in cuts.items():
+            child = by_origin[owner]
+            delegations.append((zone, owner, names, child))
+            needed[child.origin] |= names | {owner}
+            needed[zone.origin] |= names
+    tables = {origin: _index(by_origin[origin], names) for origin, names in needed.items()}
+
+    problems: list[Problem] = []
+    for zone, record, target, other in targets:
+        table = tables[other.origin]
+        if table.get((target, "CNAME")):
+            message = f"{record.rtype} target {target} is a CNAME in zone {other.text.name}"
+        elif not any(table.get((target, t)) for t in ADDRESS):
+            message = (
+                f"{record.rtype} target {target} has no A or AAAA record in zone {other.text.name}"
+            )
+        else:
+            continue
+        problems.append(_problem(zone, message, record, target))
+    for zone, owner, names, child in delegations:
+        problems += _delegation(zone, owner, names, child, tables)
     return problems
 
 
-def _delegations(
-    zone: Zone, by_origin: dict[str, Zone], rrsets: dict[str, dict[tuple[str, str], set[str]]]
+def _index(zone: Zone, names: set[str]) -> dict[tuple[str, str], set[str]]:
+    """(owner, type) -> rdata set, for the owners in `names` only."""
+    table: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for record in zone.records:
+        if record.owner in names:
+            table[(record.owner, record.rtype)].add(record.rdata.lower())
+    return table
+
+
+def _delegation(
+    zone: Zone,
+    owner: str,
+    names: set[str],
+    child: Zone,
+    tables: dict[str, dict[tuple[str, str], set[str]]],
 ) -> list[Problem]:
+    """The parent's NS set and glue for a child zone in the repo must match the child's."""
+    mine, theirs = tables[zone.origin], tables[child.origin]
     problems = []
-    mine = rrsets[zone.origin]
-    for (owner, rtype), targets in sorted(mine.items()):
-        child = by_origin.get(owner)
-        if rtype != "NS" or owner == zone.origin or child is None:
-            continue
-        theirs = rrsets[child.origin]
-        child_ns = {t.lower() for t in theirs.get((owner, "NS"), set())}
-        if {t.lower() for t in targets} != child_ns:
-            record = Record(owner, 0, "NS", "")
-            problems.append(
-                _problem(
-                    zone,
-                    f"delegation NS set {sorted(targets)} differs from zone {child.text.name}'s"
-                    f" own NS set {sorted(child_ns)}",
-                    record,
-                    severity="warning",
-                )
+    child_ns = theirs.get((owner, "NS"), set())
+    if names != child_ns:
+        problems.append(
+            _problem(
+                zone,
+                f"delegation NS set {sorted(names)} differs from zone {child.text.name}'s own "
+                f"NS set {sorted(child_ns)}",
+                Record(owner, 0, "NS", ""),
+                severity="warning",
             )
-        for target in sorted(targets):
-            for address_type in ADDRESS:
-                glue = mine.get((target.lower(), address_type), set())
-                real = theirs.get((target.lower(), address_type), set())
-                if glue and glue != real:
-                    record = Record(target.lower(), 0, address_type, "")
-                    problems.append(
-                        _problem(
-                            zone,
-                            f"glue {address_type} {sorted(glue)} for {target} disagrees with "
-                            f"zone {child.text.name}, which has {sorted(real) or 'none'}",
-                            record,
-                        )
+        )
+    for target in sorted(names):
+        for address_type in ADDRESS:
+            glue = mine.get((target, address_type), set())
+            real = theirs.get((target, address_type), set())
+            if glue and glue != real:
+                problems.append(
+                    _problem(
+                        zone,
+                        f"glue {address_type} {sorted(glue)} for {target} disagrees with zone "
+                        f"{child.text.name}, which has {sorted(real) or 'none'}",
+                        Record(target, 0, address_type, ""),
                     )
+                )
     return problems
 
 

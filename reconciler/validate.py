@@ -102,17 +102,18 @@ def _work_name(zone: ZoneText, zones_dir: str) -> str:
 
 
 def _check_one(checkzone: str, root: Path, zones_dir: str, zone: ZoneText) -> ZoneResult:
+    """One strict run; the canonical dump comes on stdout, BIND's messages on stderr."""
     work = _work_name(zone, zones_dir)
-    dump = root / f".{zone.name}.canonical"
     run = subprocess.run(
-        [checkzone, *STRICT, "-D", "-o", str(dump), zone.name, work],
+        [checkzone, *STRICT, "-D", "-o", "-", zone.name, work],
         cwd=root,
         capture_output=True,
         text=True,
         errors="replace",
     )
-    output = (run.stdout + run.stderr).splitlines()
-    problems = parse_messages(output, zone, zones_dir, work, failed=run.returncode != 0)
+    problems = parse_messages(
+        run.stderr.splitlines(), zone, zones_dir, work, failed=run.returncode != 0
+    )
     if run.returncode != 0 and not any(p.severity == "error" for p in problems):
         problems.append(
             Problem(
@@ -122,10 +123,8 @@ def _check_one(checkzone: str, root: Path, zones_dir: str, zone: ZoneText) -> Zo
             )
         )
     canonical = None
-    if not any(p.severity == "error" for p in problems) and dump.exists():
-        lines = tuple(line for line in dump.read_text(encoding="utf-8").splitlines() if line)
-        canonical = CanonicalZone(zone.name, lines)
-    dump.unlink(missing_ok=True)
+    if not any(p.severity == "error" for p in problems):
+        canonical = CanonicalZone(zone.name, tuple(filter(None, run.stdout.splitlines())))
     return ZoneResult(zone, tuple(problems), canonical)
 
 
