@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import json
 import sys
+import tempfile
+import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from functools import wraps
 from pathlib import Path
@@ -16,11 +19,14 @@ from typing import Any
 
 import click
 
-from . import log, report, source
+from . import bind, demo, log, reconcile, report, source, status
 from .check import inspect, zones_touched
 from .errors import ReconcilerError, ValidationError
+from .hostconfig import load_host_config
 from .init import init_repo
 from .plan import ALLOW_TRAILER, make_plan
+from .reconcile import Outcome
+from .state import load_state
 
 EXIT_OK, EXIT_INVALID, EXIT_ROLLED_BACK, EXIT_UNSAFE, EXIT_UNCONFIRMED = 0, 1, 2, 3, 4
 FORMAT = click.option(
@@ -140,8 +146,13 @@ def plan_command(
         changed = source.changed_paths(repo, base, head)
         every = {**before_all.zone_paths, **after_all.zone_paths}
         only = zones_touched(changed, every, after_all.config.zones_dir)
-        before = inspect(repo, base, only=only)
-    after = inspect(repo, head, only=only)
+        with ThreadPoolExecutor(max_workers=1) as pool:  # base and head side by side
+            other = source.open_repo(repo_dir)  # a git.Repo is not shared between threads
+            pending = pool.submit(inspect, other, base, only, False)
+            after = inspect(repo, head, only=only)
+            before = pending.result()
+    else:
+        after = inspect(repo, head, only=only)
     allowed = allow_unsafe or ALLOW_TRAILER.lower() in after.snapshot.message.lower()
     plan = make_plan(
         before.zones if before else {},
@@ -169,6 +180,166 @@ def plan_command(
 def _parent(repo: Any, rev: str) -> str | None:
     commit = source.resolve(repo, rev)
     return commit.parents[0].hexsha if commit.parents else None
+
+
+CONFIG = click.option(
+    "--config",
+    "config_path",
+    default="/etc/reconciler/daemon.toml",
+    show_default=True,
+    type=click.Path(dir_okay=False),
+    help="The host's daemon.toml.",
+)
+
+
+def _print_outcome(outcome: Outcome, fmt: str) -> int:
+    if fmt == "json":
+        click.echo(json.dumps(outcome.to_dict(), indent=2))
+    else:
+        click.echo(report.outcome_text(outcome))
+    return outcome.exit_code
+
+
+@main.command("apply")
+@click.argument("rev", required=False)
+@CONFIG
+@click.option("--allow-unsafe", is_flag=True, help="Accept changes over the safety limits.")
+@click.option(
+    "--allow-non-descendant",
+    is_flag=True,
+    help="Apply a commit that does not descend from the last applied one.",
+)
+@FORMAT
+@_edge
+def apply_command(
+    rev: str | None, config_path: str, allow_unsafe: bool, allow_non_descendant: bool, fmt: str
+) -> int:
+    """Reconcile to REV (default: the branch head): serve, confirm, or roll back."""
+    host = load_host_config(config_path)
+    outcome = reconcile.apply(
+        host, rev, allow_unsafe=allow_unsafe, allow_non_descendant=allow_non_descendant
+    )
+    return _print_outcome(outcome, fmt)
+
+
+@main.command("rollback")
+@click.option(
+    "--to",
+    "rev",
+    help="The commit to serve again (default: the parent of the last applied commit).",
+)
+@CONFIG
+@click.option("--allow-unsafe", is_flag=True, help="Accept changes over the safety limits.")
+@FORMAT
+@_edge
+def rollback_command(rev: str | None, config_path: str, allow_unsafe: bool, fmt: str) -> int:
+    """Serve an earlier commit's content again, with serials moved forward."""
+    host = load_host_config(config_path)
+    if rev is None:
+        last = load_state(host.state_dir).last_applied
+        if last is None:
+            raise ReconcilerError("nothing applied yet: nothing to roll back")
+        parent = _parent(source.open_repo(host.repo), last)
+        if parent is None:
+            raise ReconcilerError(f"{last[:12]} has no parent; name a commit with --to")
+        rev = parent
+    outcome = reconcile.apply(host, rev, allow_unsafe=allow_unsafe, allow_non_descendant=True)
+    return _print_outcome(outcome, fmt)
+
+
+@main.command("status")
+@CONFIG
+@FORMAT
+@_edge
+def status_command(config_path: str, fmt: str) -> int:
+    """Deployed commit, each zone's serial on every server (asked live), last failure."""
+    result = status.gather(load_host_config(config_path))
+    if fmt == "json":
+        click.echo(json.dumps(result.to_dict(), indent=2))
+    else:
+        click.echo(report.status_text(result))
+    return EXIT_OK
+
+
+@main.command("bind-config")
+@click.option("--secondary", "name", required=True, help="The secondary's name in reconciler.toml.")
+@click.option(
+    "--key-file",
+    default="/etc/bind/transfer.key",
+    show_default=True,
+    help="Where the TSIG key file is on the secondary.",
+)
+@click.option(
+    "--zone-dir",
+    default="/var/cache/bind/catalog",
+    show_default=True,
+    help="Where the secondary keeps the zones it learns from the catalog.",
+)
+@click.option("--rev", default=None, help="Read reconciler.toml at this revision.")
+@click.pass_obj
+@_edge
+def bind_config_command(
+    repo_dir: Path, name: str, key_file: str, zone_dir: str, rev: str | None
+) -> int:
+    """Print the BIND configuration a secondary needs (primaries, TSIG, catalog zone)."""
+    found = inspect(source.open_repo(repo_dir), rev, only=())
+    config = found.config
+    if not any(p.file == "reconciler.toml" for p in found.errors):
+        names = [s.name for s in config.secondaries]
+        if name not in names:
+            raise ReconcilerError(
+                f"reconciler.toml: no secondary named '{name}' (have: {', '.join(names) or 'none'})"
+            )
+        text = bind.secondary_config(
+            config.primary, config.tsig_key or "transfer-key", Path(key_file), Path(zone_dir)
+        ).text()
+        click.echo(text)
+        return EXIT_OK
+    raise ValidationError([p for p in found.errors if p.file == "reconciler.toml"])
+
+
+@main.command("demo")
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(file_okay=False),
+    help="Where to set the demo up (default: a new temporary folder).",
+)
+@click.option("--detach", is_flag=True, help="Leave it running and return (needs --dir).")
+@click.option("--stop", "stop_it", is_flag=True, help="Stop the demo running in --dir.")
+@_edge
+def demo_command(directory: str | None, detach: bool, stop_it: bool) -> int:
+    """A primary and two secondaries on loopback, a zone repo, one apply: try it."""
+    if (detach or stop_it) and not directory:
+        raise ReconcilerError("--detach and --stop need --dir DIR")
+    if stop_it:
+        count = demo.stop(Path(directory or "."))
+        click.echo(f"stopped {count} name server(s) of the demo in {directory}")
+        return EXIT_OK
+    root = Path(directory) if directory else Path(tempfile.mkdtemp(prefix="reconciler-demo-"))
+    click.echo(f"starting a primary and two secondaries in {root} ...")
+    sandbox = demo.setup(root.resolve())
+    try:
+        click.echo(report.outcome_text(sandbox.outcome))
+        click.echo("")
+        click.echo(report.status_text(status.gather(sandbox.host)))
+        click.echo("")
+        click.echo(report.demo_text(sandbox))
+        if detach:
+            click.echo(
+                f"\nrunning in the background; stop it with: reconciler demo --dir {root} --stop"
+            )
+            return sandbox.outcome.exit_code
+        click.echo("\nPress Ctrl-C to stop the name servers and end the demo.")
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        click.echo("\nstopping ...")
+    finally:
+        if not detach:
+            sandbox.servers.stop_all()
+            (sandbox.root / demo.RECORD).unlink(missing_ok=True)
+    return EXIT_OK
 
 
 if __name__ == "__main__":

@@ -76,3 +76,11 @@ class ValidationError(ReconcilerError):
 
 class UnsafeChange(ReconcilerError):
     """the change is larger than the safety limits allow"""
+
+
+class BindError(ReconcilerError):
+    """BIND refused or failed"""
+
+
+class TransferError(ReconcilerError):
+    """the zone transfer failed"""

@@ -29,11 +29,14 @@ def init_repo(target: Path) -> git.Repo:
         raise SourceError(f"{target}: exists and is not empty")
     shutil.copytree(template_dir(), target, dirs_exist_ok=True, symlinks=False)
     repo = git.Repo.init(target, initial_branch="main")
+    commit_all(repo, "Start the zone repository from the reconciler template")
+    return repo
+
+
+def commit_all(repo: git.Repo, message: str) -> str:
+    """Commit every change in the work tree, as the user if git knows them, else as us."""
     repo.git.add(A=True)
     reader = repo.config_reader()
     has_identity = reader.has_option("user", "name") and reader.has_option("user", "email")
     author = None if has_identity else _AUTHOR
-    repo.index.commit(
-        "Start the zone repository from the reconciler template", author=author, committer=author
-    )
-    return repo
+    return repo.index.commit(message, author=author, committer=author).hexsha

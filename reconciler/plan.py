@@ -133,8 +133,13 @@ def _normal(lines: tuple[str, ...]) -> set[str]:
 
 def diff_zone(before: CanonicalZone | None, after: CanonicalZone | None) -> list[Change]:
     """RRsets added, removed and changed; a serial-only change is no change."""
-    old = _normal(before.lines) if before else set()
-    new = _normal(after.lines) if after else set()
+    return diff_lines(
+        _normal(before.lines) if before else set(), _normal(after.lines) if after else set()
+    )
+
+
+def diff_lines(old: set[str], new: set[str]) -> list[Change]:
+    """The RRset changes between two sets of normalised canonical lines."""
     gone, came = old - new, new - old
     keys = {_key(line) for line in gone | came}
     sides: list[dict[tuple[str, str], list[tuple[int, str]]]] = []
@@ -190,18 +195,20 @@ def make_plan(
         if name in invalid:
             continue
         before, after = base.get(name), head.get(name)
-        if before and after and before.content_hash == after.content_hash:
+        old = _normal(before.lines) if before else set()
+        new = _normal(after.lines) if after else set()
+        if before and after and old == new:
             unchanged.append(name)
             continue
-        changes = tuple(diff_zone(before, after))
+        changes = tuple(diff_lines(old, new))
         old_count = len(before.lines) if before else 0
         touched = sum(len(c.before.rdatas) for c in changes if c.before and c.rtype != "SOA")
         current = served.get(name, before.serial if before else None)
         serial = None
         if after is not None:
-            serial = next_serial(
-                current if current is not None else 0, scheme, now, floor=after.serial
-            )
+            # Nothing served yet: the file's serial is where to start from.
+            start = current if current is not None else (after.serial - 1) % 2**32
+            serial = next_serial(start, scheme, now, floor=after.serial)
         plans.append(
             ZonePlan(
                 zone=name,

@@ -6,8 +6,15 @@ the markdown plan is what CI posts as a pull-request comment.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .check import Inspection
 from .plan import ALLOW_TRAILER, Change, Plan, ZonePlan
+from .reconcile import Outcome
+from .status import Status
+
+if TYPE_CHECKING:
+    from .demo import Demo
 
 
 def check_json(result: Inspection) -> dict[str, object]:
@@ -134,3 +141,72 @@ def plan_markdown(plan: Plan) -> str:
         out.append("")
     out.append(f"**Verdict:** {_md(_verdict_text(plan))}")
     return "\n".join(out)
+
+
+def outcome_text(outcome: Outcome) -> str:
+    lines = []
+    if outcome.plan is not None and outcome.plan.zones:
+        lines.append(plan_text(outcome.plan))
+    lines += [str(p) for p in outcome.problems]
+    served = ", ".join(f"{zone} serial {serial}" for zone, serial in sorted(outcome.served.items()))
+    headline = {
+        "confirmed": f"confirmed: {outcome.commit[:12]} served by the primary and every secondary",
+        "unchanged": f"unchanged: {outcome.commit[:12]} changes no zone's content",
+        "invalid": f"invalid: {outcome.commit[:12]} refused, nothing written",
+        "unsafe": f"refused as unsafe: {outcome.commit[:12]}",
+        "refused": f"refused: {outcome.commit[:12]}",
+        "rolled-back": f"rolled back: {outcome.commit[:12]}",
+        "unconfirmed": f"applied but not confirmed: {outcome.commit[:12]}",
+    }[outcome.status]
+    lines.append(headline + (f" ({served})" if served else ""))
+    if outcome.reason:
+        lines.append(f"reason: {outcome.reason}")
+    return "\n".join(lines)
+
+
+def status_text(status: Status) -> str:
+    lines = [f"deployed: {status.deployed or 'nothing yet'}"]
+    if status.last_attempted and status.last_attempted != status.deployed:
+        lines.append(f"last attempted: {status.last_attempted}")
+    lines.append(
+        "servers: " + ", ".join(f"{s.name} ({s.role}) {s.address}:{s.port}" for s in status.servers)
+    )
+    names = [s.name for s in status.servers]
+    width = max([len(z.zone) for z in status.zones] + [4])
+    lines.append(f"{'zone':<{width}}  {'served':>10}  " + "  ".join(f"{n:>10}" for n in names))
+    for zone in status.zones:
+        cells = []
+        for name in names:
+            serial = zone.serials.get(name)
+            cell = "-" if serial is None else str(serial)
+            cells.append(f"{cell + ('!' if name in zone.lagging else ''):>10}")
+        lines.append(f"{zone.zone:<{width}}  {zone.recorded:>10}  " + "  ".join(cells))
+    lines.append(
+        "converged" if status.converged else "NOT converged (! = lagging or not answering)"
+    )
+    if status.last_failure:
+        lines.append(
+            f"last failure: {status.last_failure.get('commit', '')[:12]}: "
+            f"{status.last_failure.get('reason')}"
+        )
+    return "\n".join(lines)
+
+
+def demo_text(sandbox: Demo) -> str:
+    root, servers = sandbox.root, sandbox.servers
+    ports = " ".join(f"{s.name}=127.0.0.1:{s.port}" for s in servers.all())
+    secondary = servers.secondaries[0]
+    config = root / "daemon.toml"
+    return "\n".join(
+        [
+            f"name servers: {ports}",
+            f"zone repository: {root / 'clone'} (pushes to {root / 'repo.git'})",
+            "",
+            "Make a change and see it on the secondaries:",
+            f"  cd {root / 'clone'} && sed -i 's/^www     IN A    192.0.2.10/www     IN A    "
+            f"192.0.2.99/' zones/example.com.zone && git commit -qam 'Move www' && git push -q",
+            f"  reconciler apply --config {config}",
+            f"  dig @127.0.0.1 -p {secondary.port} www.example.com +short",
+            f"Then: reconciler status --config {config}",
+        ]
+    )

@@ -150,3 +150,33 @@ def trailers(message: str) -> dict[str, list[str]]:
         if sep and key.strip() and " " not in key.strip():
             found.setdefault(key.strip().lower(), []).append(value.strip())
     return found
+
+
+NOTES_REF = "reconciler"
+
+
+def add_note(repo: git.Repo, commit: str, text: str) -> None:
+    """Attach (replace) the reconciler's note on `commit`: `git log --notes=reconciler`."""
+    repo.git.execute(
+        [
+            "git",
+            "-c",
+            "user.name=dns-reconciler",
+            "-c",
+            "user.email=reconciler@localhost",
+            "notes",
+            f"--ref={NOTES_REF}",
+            "add",
+            "-f",
+            "-m",
+            text,
+            commit,
+        ]
+    )
+
+
+def read_note(repo: git.Repo, commit: str) -> str | None:
+    try:
+        return repo.git.notes(f"--ref={NOTES_REF}", "show", commit)
+    except git.GitCommandError:
+        return None

@@ -64,6 +64,21 @@ class CanonicalZone:
     def soa(self) -> Record:
         return parse_line(next(line for line in self.lines if _rtype(line) == "SOA"))
 
+    def with_serial(self, serial: int) -> CanonicalZone:
+        """The same records with the SOA serial replaced (the reconciler owns the serial)."""
+        lines = []
+        for line in self.lines:
+            if _rtype(line) == "SOA":
+                record = parse_line(line)
+                fields = record.rdata.split()
+                fields[2] = str(serial)
+                line = f"{record.owner} {record.ttl} IN SOA {' '.join(fields)}"
+            lines.append(line)
+        return CanonicalZone(self.name, tuple(lines))
+
+    def text(self) -> str:
+        return "\n".join(self.lines) + "\n"
+
     @property
     def content_hash(self) -> str:
         """sha256 of the records with the SOA serial left out: equal content, equal hash."""

@@ -1,0 +1,159 @@
+"""`reconciler demo`: a primary and two secondaries on loopback, a repo, one apply.
+
+Starts real `named` processes (sandbox.py) with TSIG-keyed transfers and a
+catalog zone, makes a bare repo and a clone from the template whose
+reconciler.toml names those servers, writes a daemon.toml, and applies the
+branch head. `--detach` leaves it running and records the processes in
+`demo.json`; `stop` ends them. Called by cli.py (`make demo`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import git
+
+from .errors import ReconcilerError
+from .hostconfig import HostConfig, load_host_config
+from .init import commit_all, init_repo
+from .reconcile import Outcome, apply
+from .sandbox import Servers, start_servers
+
+RECORD = "demo.json"
+
+
+@dataclass(frozen=True)
+class Demo:
+    root: Path
+    servers: Servers
+    host: HostConfig
+    outcome: Outcome
+
+
+def topology(servers: Servers) -> str:
+    """The [primary] and [[secondary]] tables naming the sandbox's servers."""
+    primary = servers.primary
+    text = (
+        f'[primary]\nname = "{primary.name}"\naddress = "{primary.address}"\n'
+        f"port = {primary.port}\n\n"
+    )
+    for server in servers.secondaries:
+        text += (
+            f'[[secondary]]\nname = "{server.name}"\naddress = "{server.address}"\n'
+            f"port = {server.port}\n\n"
+        )
+    return text
+
+
+def setup(root: Path, primary_options: str = "", deadline: float = 20.0) -> Demo:
+    """Everything the demo needs, under `root`; servers stopped again if anything fails.
+
+    `primary_options` go into the primary's options block (tests make named stricter
+    than the checker with them); `deadline` is how long secondaries get to confirm.
+    """
+    root.mkdir(parents=True, exist_ok=True)
+    if (root / RECORD).exists():
+        raise_busy(root)
+    servers = start_servers(
+        root / "servers", primary_options=primary_options, catalog_min_update_interval=1
+    )
+    try:
+        bare = git.Repo.init(root / "repo.git", bare=True, initial_branch="main")
+        clone = init_repo(root / "clone")
+        config = root / "clone" / "reconciler.toml"
+        text = config.read_text(encoding="utf-8")
+        start, end = text.index("[primary]"), text.index("# Zone transfers")
+        config.write_text(text[:start] + topology(servers) + text[end:], encoding="utf-8")
+        commit_all(clone, "Name the demo's servers: a primary and two secondaries on loopback")
+        clone.create_remote("origin", str(bare.git_dir))
+        clone.git.push("-q", "origin", "main")
+        clone.git.branch("--set-upstream-to=origin/main", "main")
+        daemon = root / "daemon.toml"
+        daemon.write_text(daemon_toml(root, servers, deadline), encoding="utf-8")
+        (root / RECORD).write_text(
+            json.dumps(
+                {"pids": [s.process.pid for s in servers.all()], "servers": servers.to_dict()},
+                indent=2,
+            ),
+            encoding="utf-8",
+        )
+        host = load_host_config(daemon)
+        outcome = apply(host)
+    except BaseException:
+        servers.stop_all()
+        (root / RECORD).unlink(missing_ok=True)
+        raise
+    return Demo(root, servers, host, outcome)
+
+
+def raise_busy(root: Path) -> None:
+    raise ReconcilerError(
+        f"{root}: a demo seems to run there already; stop it with "
+        f"'reconciler demo --dir {root} --stop'"
+    )
+
+
+def daemon_toml(root: Path, servers: Servers, deadline: float = 20.0) -> str:
+    primary = servers.primary
+    return f"""# The demo's host configuration (what /etc/reconciler/daemon.toml is on a real host).
+[repo]
+path = "repo.git"
+branch = "main"
+
+[bind]
+zone_dir = "{primary.zone_dir.relative_to(root)}"
+include_file = "{primary.include_file.relative_to(root)}"
+named_conf = "{primary.conf.relative_to(root)}"
+log_file = "{primary.log_file.relative_to(root)}"
+
+[rndc]
+server = "127.0.0.1"
+port = {primary.rndc_port}
+key_file = "{servers.rndc_key_file.relative_to(root)}"
+
+[tsig]
+key_file = "{servers.transfer_key_file.relative_to(root)}"
+
+[state]
+dir = "state"
+
+[confirm]
+primary_deadline = 10
+deadline = {deadline}
+query_timeout = 0.5
+"""
+
+
+def stop(root: Path, grace: float = 10.0) -> int:
+    """Stop the processes a detached demo in `root` started; how many were running."""
+    record = root / RECORD
+    if not record.exists():
+        return 0
+    pids = json.loads(record.read_text(encoding="utf-8"))["pids"]
+    running = [pid for pid in pids if _is_ours(pid, root)]
+    for pid in running:
+        os.kill(pid, signal.SIGTERM)
+    end = time.monotonic() + grace
+    while time.monotonic() < end and any(_is_ours(pid, root) for pid in running):
+        time.sleep(0.1)
+    for pid in running:
+        if _is_ours(pid, root):
+            os.kill(pid, signal.SIGKILL)
+    record.unlink()
+    return len(running)
+
+
+def _is_ours(pid: int, root: Path) -> bool:
+    """The process is alive and is a named started for this demo folder."""
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    zombie = stat.rsplit(")", 1)[-1].split()[0] == "Z"
+    return not zombie and "named" in cmdline and str(root.resolve()) in cmdline
