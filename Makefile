@@ -25,7 +25,7 @@ bind: bind-tools
 	@test -x $(NAMED) || { apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bind9 bind9-utils bind9-dnsutils; }
 
-test: venv bind-tools
+test: venv bind
 	$(VENV)/bin/ruff check reconciler tests bench
 	$(PY) -m pytest -q
 
@@ -33,16 +33,10 @@ lint: venv
 	$(VENV)/bin/ruff check reconciler tests bench
 	$(VENV)/bin/ruff format --check reconciler tests bench
 
-# Until `apply` exists: a repo from the template, checked and planned.
-DEMO_DIR ?= /tmp/reconciler-demo
-demo: venv bind-tools
-	rm -rf $(DEMO_DIR)
-	$(VENV)/bin/reconciler init $(DEMO_DIR)
-	$(VENV)/bin/reconciler -C $(DEMO_DIR) check
-	sed -i 's/^www     IN A    192.0.2.10/www     IN A    192.0.2.11/' $(DEMO_DIR)/zones/example.com.zone
-	@echo "--- plan for a change of www's address in the working tree:"
-	$(VENV)/bin/reconciler -C $(DEMO_DIR) plan
-	@echo "--- the demo repo is $(DEMO_DIR); try: reconciler -C $(DEMO_DIR) plan --format markdown"
+# A primary and two secondaries on loopback, a repo, one apply; Ctrl-C stops it all.
+# DEMO_DIR=/some/dir make demo keeps the demo's files there.
+demo: venv bind
+	$(VENV)/bin/reconciler demo $(if $(DEMO_DIR),--dir $(DEMO_DIR))
 
 bench: venv bind-tools
 	$(PY) bench/plan_large_zone.py

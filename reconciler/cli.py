@@ -7,6 +7,7 @@ text or JSON. Every other module returns values or raises.
 from __future__ import annotations
 
 import json
+import signal
 import sys
 import tempfile
 import time
@@ -298,6 +299,10 @@ def bind_config_command(
     raise ValidationError([p for p in found.errors if p.file == "reconciler.toml"])
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 @main.command("demo")
 @click.option(
     "--dir",
@@ -331,6 +336,8 @@ def demo_command(directory: str | None, detach: bool, stop_it: bool) -> int:
             )
             return sandbox.outcome.exit_code
         click.echo("\nPress Ctrl-C to stop the name servers and end the demo.")
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(signum, _interrupt)  # even where the shell ignored SIGINT (&)
         while True:
             time.sleep(3600)
     except KeyboardInterrupt:

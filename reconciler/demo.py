@@ -10,9 +10,6 @@ branch head. `--detach` leaves it running and records the processes in
 from __future__ import annotations
 
 import json
-import os
-import signal
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,7 +19,7 @@ from .errors import ReconcilerError
 from .hostconfig import HostConfig, load_host_config
 from .init import commit_all, init_repo
 from .reconcile import Outcome, apply
-from .sandbox import Servers, start_servers
+from .sandbox import Servers, start_servers, stop_detached
 
 RECORD = "demo.json"
 
@@ -75,13 +72,7 @@ def setup(root: Path, primary_options: str = "", deadline: float = 20.0) -> Demo
         clone.git.branch("--set-upstream-to=origin/main", "main")
         daemon = root / "daemon.toml"
         daemon.write_text(daemon_toml(root, servers, deadline), encoding="utf-8")
-        (root / RECORD).write_text(
-            json.dumps(
-                {"pids": [s.process.pid for s in servers.all()], "servers": servers.to_dict()},
-                indent=2,
-            ),
-            encoding="utf-8",
-        )
+        (root / RECORD).write_text(json.dumps(servers.to_dict(), indent=2), encoding="utf-8")
         host = load_host_config(daemon)
         outcome = apply(host)
     except BaseException:
@@ -129,31 +120,8 @@ query_timeout = 0.5
 """
 
 
-def stop(root: Path, grace: float = 10.0) -> int:
-    """Stop the processes a detached demo in `root` started; how many were running."""
-    record = root / RECORD
-    if not record.exists():
-        return 0
-    pids = json.loads(record.read_text(encoding="utf-8"))["pids"]
-    running = [pid for pid in pids if _is_ours(pid, root)]
-    for pid in running:
-        os.kill(pid, signal.SIGTERM)
-    end = time.monotonic() + grace
-    while time.monotonic() < end and any(_is_ours(pid, root) for pid in running):
-        time.sleep(0.1)
-    for pid in running:
-        if _is_ours(pid, root):
-            os.kill(pid, signal.SIGKILL)
-    record.unlink()
-    return len(running)
-
-
-def _is_ours(pid: int, root: Path) -> bool:
-    """The process is alive and is a named started for this demo folder."""
-    try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    zombie = stat.rsplit(")", 1)[-1].split()[0] == "Z"
-    return not zombie and "named" in cmdline and str(root.resolve()) in cmdline
+def stop(root: Path) -> int:
+    """Stop the name servers a detached demo in `root` started; how many were running."""
+    stopped = stop_detached(root / "servers")
+    (root / RECORD).unlink(missing_ok=True)
+    return len(stopped)

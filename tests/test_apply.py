@@ -19,7 +19,7 @@ import git
 import pytest
 from click.testing import CliRunner
 
-from reconciler import demo, probe
+from reconciler import bind, demo, probe
 from reconciler.cli import main
 from reconciler.init import commit_all
 from reconciler.sandbox import ServerProcess
@@ -260,3 +260,70 @@ def test_git_notes_are_the_deployment_history(deployment: Deployment) -> None:
     note = bare.git.notes("--ref=reconciler", "show", "main")
     assert note.startswith("reconciler: confirmed at ")
     assert "served: example.com serial" in note
+
+
+def test_demo_detached_lists_servers_and_stops_everything(tmp_path: Path) -> None:
+    root = tmp_path / "demo"
+    runner = CliRunner()
+    result = runner.invoke(main, ["demo", "--dir", str(root), "--detach"])
+    try:
+        assert result.exit_code == 0, result.output
+        assert "confirmed:" in result.stdout
+        assert f"reconciler demo --dir {root} --stop" in result.stdout
+        status = runner.invoke(
+            main, ["status", "--config", str(root / "daemon.toml"), "--format", "json"]
+        )
+        assert status.exit_code == 0, status.output
+        servers = json.loads(status.stdout)["servers"]
+        assert [(s["name"], s["role"], s["address"]) for s in servers] == [
+            ("ns1", "primary", "127.0.0.1"),
+            ("ns2", "secondary", "127.0.0.1"),
+            ("ns3", "secondary", "127.0.0.1"),
+        ]
+        ports = [s["port"] for s in servers]
+        assert all(probe.soa_serial("127.0.0.1", port, "example.com") for port in ports)
+        assert (root / "clone" / ".git").is_dir() and (root / "repo.git").is_dir()
+    finally:
+        stopped = runner.invoke(main, ["demo", "--dir", str(root), "--stop"])
+    assert stopped.exit_code == 0 and stopped.stdout.startswith("stopped 3 name server(s)")
+    assert all(probe.soa_serial("127.0.0.1", port, "example.com") is None for port in ports)
+
+
+def test_secrets_never_leave_the_key_files(deployment: Deployment) -> None:
+    servers = deployment.sandbox.servers
+    secrets = [
+        bind.read_key_file(servers.transfer_key_file).secret,
+        bind.read_key_file(servers.rndc_key_file).secret,
+    ]
+    deployment.edit(ZONE, lambda t: t.replace(WWW, "www     IN A    192.0.2.96"), "Move www")
+    result = CliRunner().invoke(main, ["-v", "apply", "--config", deployment.config])
+    status = CliRunner().invoke(main, ["status", "--config", deployment.config])
+    root = deployment.sandbox.root
+    seen = [
+        result.stdout,
+        result.stderr,
+        status.stdout,
+        status.stderr,
+        (root / "state" / "state.json").read_text(),
+        (root / "daemon.toml").read_text(),
+        git.Repo(root / "repo.git").git.log("--notes=reconciler", "-n", "3"),
+    ]
+    assert result.exit_code == 0, result.output
+    assert "zone written" in result.stderr  # -v logs went somewhere we can read
+    for secret in secrets:
+        assert all(secret not in text for text in seen)
+        assert secret not in (root / "clone" / "reconciler.toml").read_text()
+
+
+def test_bind_config_for_a_secondary(deployment: Deployment) -> None:
+    clone = str(deployment.sandbox.root / "clone")
+    result = CliRunner().invoke(main, ["-C", clone, "bind-config", "--secondary", "ns3"])
+    assert result.exit_code == 0, result.output
+    primary = deployment.sandbox.servers.primary
+    assert f'127.0.0.1 port {primary.port} key "transfer-key"' in result.stdout
+    assert "catalog-zones" in result.stdout and "allow-new-zones yes;" in result.stdout
+    missing = CliRunner().invoke(main, ["-C", clone, "bind-config", "--secondary", "ns9"])
+    assert missing.exit_code == 1
+    assert missing.stderr.strip() == (
+        "error: reconciler.toml: no secondary named 'ns9' (have: ns2, ns3)"
+    )
