@@ -22,6 +22,7 @@ from pathlib import Path
 import structlog
 
 from . import bind, probe, source
+from .atomic import write_atomic
 from .bind import CATALOG, Rndc
 from .check import Inspection, inspect, zones_touched
 from .config import RepoConfig, Server
@@ -216,7 +217,7 @@ def _write(
     host = run.host
     host.zone_dir.mkdir(parents=True, exist_ok=True)
     for name, zone in sorted(zones.items()):
-        bind.write_atomic(_zone_file(host, name), zone.text())
+        write_atomic(_zone_file(host, name), zone.text())
         run.log.info("zone written", zone=name, serial=zone.serial, stage="write")
     assert run.rndc is not None
     if reconfigure:
@@ -259,18 +260,16 @@ def _write_config(run: _Run, members: set[str]) -> None:
         current = live
     serial = add(current, 1)
     run.state = replace(run.state, catalog_serial=serial)
-    bind.write_atomic(
-        host.zone_dir / f"{CATALOG}.zone", bind.catalog_zone_text(sorted(members), serial)
-    )
+    write_atomic(host.zone_dir / f"{CATALOG}.zone", bind.catalog_zone_text(sorted(members), serial))
     try:
         previous: str | None = host.include_file.read_text(encoding="utf-8")
     except OSError:
         previous = None
-    bind.write_atomic(host.include_file, _include_text(run, members))
+    write_atomic(host.include_file, _include_text(run, members))
     complaints = bind.checkconf(host.named_conf) if host.named_conf else []
     if complaints:
         if previous is not None:
-            bind.write_atomic(host.include_file, previous)
+            write_atomic(host.include_file, previous)
         raise BindError(f"{host.named_conf}: " + "; ".join(complaints))
 
 
@@ -419,7 +418,7 @@ def _finish(
     for name, zone in zones.items():
         good = good_copy(run.host.state_dir, name)
         good.parent.mkdir(parents=True, exist_ok=True)
-        bind.write_atomic(good, zone.text())
+        write_atomic(good, zone.text())
         states[name] = ZoneState(zone.serial, zone.content_hash, run.target)
     for name in removed:
         states.pop(name, None)

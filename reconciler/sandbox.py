@@ -25,6 +25,7 @@ from types import TracebackType
 from typing import Any
 
 from . import bind, probe
+from .atomic import write_atomic
 from .bind import quote
 from .config import Server
 from .errors import BindError
@@ -327,8 +328,8 @@ def start_servers(
 
     assert primary.include_file is not None
     catalog_file = servers.catalog_file
-    bind.write_atomic(catalog_file, bind.catalog_zone_text([], 1))
-    bind.write_atomic(
+    write_atomic(catalog_file, bind.catalog_zone_text([], 1))
+    write_atomic(
         primary.include_file,
         bind.primary_include(
             {}, [s.server for s in others], TRANSFER_KEY, catalog_file, transfer_key_file
@@ -340,7 +341,7 @@ def start_servers(
         "\tnotify-delay 0;\n" + "".join(f"\t{line}\n" for line in primary_options.splitlines()),
         f"include {quote(primary.include_file, 'include file')};\n",
     )
-    bind.write_atomic(primary.conf, primary_conf)
+    write_atomic(primary.conf, primary_conf)
     for secondary in others:
         piece = bind.secondary_config(
             primary.server,
@@ -349,7 +350,7 @@ def start_servers(
             secondary.zone_dir,
             min_update_interval=catalog_min_update_interval,
         )
-        bind.write_atomic(
+        write_atomic(
             secondary.conf, _named_conf(secondary, rndc_key_file, piece.options, piece.top_level)
         )
     for server in servers.all():

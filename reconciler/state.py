@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from .bind import write_atomic
+from .atomic import write_atomic
 from .errors import ReconcilerError
 
 
