@@ -9,6 +9,7 @@ this module and `bind.py` are the only callers of BIND's binaries.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import shutil
@@ -19,6 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import cache
 from .errors import Problem, ToolError
 from .locate import locate
 from .source import Snapshot
@@ -72,16 +74,71 @@ def tool(name: str) -> str:
 def check_zones(
     zones: Iterable[ZoneText], snapshot: Snapshot, zones_dir: str, jobs: int | None = None
 ) -> list[ZoneResult]:
-    """Run strict named-checkzone on each zone; every problem, and the canonical form if valid."""
+    """Run strict named-checkzone on each zone; every problem, and the canonical form if valid.
+
+    Zones checked before with the same text, includes, options and BIND are taken from
+    the cache (cache.py) without running BIND again.
+    """
     zones = list(zones)
     if not zones:
         return []
     checkzone = tool("named-checkzone")
-    with tempfile.TemporaryDirectory(prefix="reconciler-check-") as tmp:
-        root = Path(tmp, zones_dir)
-        _materialize(snapshot, zones_dir, zones, root)
-        with ThreadPoolExecutor(max_workers=jobs or os.cpu_count() or 1) as pool:
-            return list(pool.map(lambda z: _check_one(checkzone, root, zones_dir, z), zones))
+    where = cache.folder()
+    keys = _cache_keys(checkzone, zones, snapshot, zones_dir) if where else {}
+    results: dict[str, ZoneResult] = {}
+    for zone in zones:
+        if where is not None:
+            try:
+                problems, lines = cache.load(where, zone.name, keys[zone.name])
+            except LookupError:
+                continue
+            canonical = None if lines is None else CanonicalZone(zone.name, lines)
+            results[zone.name] = ZoneResult(zone, problems, canonical)
+    missing = [z for z in zones if z.name not in results]
+    if missing:
+        with tempfile.TemporaryDirectory(prefix="reconciler-check-") as tmp:
+            root = Path(tmp, zones_dir)
+            _materialize(snapshot, zones_dir, missing, root)
+            with ThreadPoolExecutor(max_workers=jobs or os.cpu_count() or 1) as pool:
+                fresh = list(pool.map(lambda z: _check_one(checkzone, root, zones_dir, z), missing))
+        for result in fresh:
+            results[result.zone.name] = result
+            if where is not None:
+                lines = result.canonical.lines if result.canonical else None
+                cache.store(where, result.zone.name, keys[result.zone.name], result.problems, lines)
+    return [results[z.name] for z in zones]
+
+
+def _cache_keys(
+    checkzone: str, zones: list[ZoneText], snapshot: Snapshot, zones_dir: str
+) -> dict[str, str]:
+    """Everything that decides a zone's result, hashed: text, includes, options, BIND.
+
+    A zone with an $INCLUDE depends on every file in the zones folder.
+    """
+    shared = ""
+    if any("$include" in z.text.lower() for z in zones):
+        shared = cache.key(
+            *(
+                f"{path}:{hashlib.sha256(entry.data).hexdigest()}"
+                for path, entry in sorted(snapshot.files.items())
+                if path.startswith(zones_dir + "/") and entry.data is not None
+            )
+        )
+    version = cache.bind_version(checkzone)
+    options = " ".join(STRICT)
+    return {
+        z.name: cache.key(
+            version,
+            options,
+            z.name,
+            z.path,
+            str(z.rendered),
+            z.text,
+            shared if "$include" in z.text.lower() else "",
+        )
+        for z in zones
+    }
 
 
 def _materialize(snapshot: Snapshot, zones_dir: str, zones: list[ZoneText], root: Path) -> None:

@@ -55,6 +55,14 @@ class ZoneRepo:
         return Result(result.exit_code, result.stdout, result.stderr)
 
 
+@pytest.fixture(autouse=True)
+def own_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Each test gets an empty checkzone cache of its own."""
+    folder = tmp_path / "cache"
+    monkeypatch.setenv("RECONCILER_CACHE_DIR", str(folder))
+    return folder
+
+
 @pytest.fixture
 def zone_repo(tmp_path: Path) -> ZoneRepo:
     path = tmp_path / "zones-repo"
