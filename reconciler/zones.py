@@ -199,14 +199,15 @@ def render(
         keep_trailing_newline=True,
         autoescape=False,
     )
-    env.globals.clear()
+    # Only the sandbox's own bounded range(); no cycler, joiner, namespace, lipsum.
+    env.globals = {"range": env.globals["range"]}
     try:
         template = env.from_string(text)
         template.name = path
         output = template.render(zone=name, origin=name + ".", vars=variables, **variables)
     except TemplateSyntaxError as exc:
         return None, [Problem(path, f"template syntax: {exc.message}", line=exc.lineno, zone=name)]
-    except SecurityError as exc:
+    except (SecurityError, OverflowError) as exc:  # OverflowError: range() too big
         return None, [
             Problem(
                 path,
