@@ -299,7 +299,7 @@ def directive_problems(
                 )
             problems += [
                 Problem(p.file, p.message, p.line, name, f"$INCLUDE from {path}:{number}")
-                if p.file == target and p.zone is None
+                if p.file == target and p.record is None
                 else p
                 for p in found
             ]
