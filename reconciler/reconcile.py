@@ -28,6 +28,7 @@ from .check import Inspection, inspect, zones_touched
 from .config import RepoConfig, Server
 from .errors import BindError, Problem
 from .hostconfig import HostConfig
+from .keys import read_key_file
 from .plan import ALLOW_TRAILER, Plan, make_plan
 from .serial import add, is_newer, next_serial
 from .state import State, ZoneState, good_copy, load_state, locked, save_state
@@ -131,6 +132,9 @@ def _apply(run: _Run, allow_unsafe: bool, allow_non_descendant: bool) -> Outcome
         first = head.errors[0] if head.errors else None
         return _refuse(run, "invalid", f"invalid: {first}", head.problems)
     run.config = head.config
+    mismatch = _key_mismatch(run.host, run.config)
+    if mismatch:
+        return _refuse(run, "invalid", f"invalid: {mismatch}")
     run.rndc = Rndc(run.host.rndc_server, run.host.rndc_port, run.host.rndc_key_file)
 
     removed = set(run.state.zones) - set(head_all.zone_paths)
@@ -157,6 +161,18 @@ def _apply(run: _Run, allow_unsafe: bool, allow_non_descendant: bool) -> Outcome
             run.rndc.reconfig()
         return _finish(run, plan, {}, set(), unchanged=True)
     return _deploy(run, plan, head)
+
+
+def _key_mismatch(host: HostConfig, config: RepoConfig) -> str | None:
+    """The TSIG key named in reconciler.toml must be the one in the host's key file."""
+    held = read_key_file(host.transfer_key_file).name.rstrip(".")
+    wanted = (config.tsig_key or "transfer-key").rstrip(".")
+    if held == wanted:
+        return None
+    return (
+        f"reconciler.toml: [transfer] tsig_key is '{wanted}' but {host.transfer_key_file} "
+        f"holds the key '{held}'"
+    )
 
 
 def _zones_to_check(run: _Run, head_all: Inspection) -> set[str]:
@@ -266,11 +282,13 @@ def _write_config(run: _Run, members: set[str]) -> None:
     except OSError:
         previous = None
     write_atomic(host.include_file, _include_text(run, members))
-    complaints = bind.checkconf(host.named_conf) if host.named_conf else []
+    # The include stands alone as a config when it includes the key it names.
+    checked = host.named_conf or (host.include_file if host.include_key else None)
+    complaints = bind.checkconf(checked) if checked else []
     if complaints:
         if previous is not None:
             write_atomic(host.include_file, previous)
-        raise BindError(f"{host.named_conf}: " + "; ".join(complaints))
+        raise BindError(f"{checked}: " + "; ".join(complaints))
 
 
 def _zone_file(host: HostConfig, zone: str) -> Path:

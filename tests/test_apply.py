@@ -327,3 +327,21 @@ def test_bind_config_for_a_secondary(deployment: Deployment) -> None:
     assert missing.stderr.strip() == (
         "error: reconciler.toml: no secondary named 'ns9' (have: ns2, ns3)"
     )
+
+
+def test_tsig_key_name_must_match_the_hosts_key_file(deployment: Deployment) -> None:
+    before = deployment.serials()
+    include = deployment.sandbox.host.include_file.read_text()
+    deployment.edit(
+        "reconciler.toml",
+        lambda t: t.replace('tsig_key = "transfer-key"', 'tsig_key = "xfer"'),
+        "Rename key",
+    )
+    code, outcome = deployment.apply()
+    assert code == 1
+    assert outcome["reason"] == (
+        "invalid: reconciler.toml: [transfer] tsig_key is 'xfer' but "
+        f"{deployment.sandbox.servers.transfer_key_file} holds the key 'transfer-key'"
+    )
+    assert deployment.sandbox.host.include_file.read_text() == include
+    assert deployment.serials() == before
