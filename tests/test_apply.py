@@ -7,6 +7,9 @@ sets them up exactly as `make demo` does) and asserts what the servers serve.
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -345,3 +348,40 @@ def test_tsig_key_name_must_match_the_hosts_key_file(deployment: Deployment) -> 
     )
     assert deployment.sandbox.host.include_file.read_text() == include
     assert deployment.serials() == before
+
+
+def test_demo_in_the_foreground_stops_everything_on_ctrl_c(tmp_path: Path) -> None:
+    root = tmp_path / "demo"
+    demo_process = subprocess.Popen(
+        [sys.executable, "-m", "reconciler.cli", "demo", "--dir", str(root)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        lines = []
+        for line in demo_process.stdout:  # type: ignore[union-attr]
+            lines.append(line)
+            if line.startswith("Press Ctrl-C"):
+                break
+        assert any(line.startswith("confirmed:") for line in lines), "".join(lines)
+        servers = json.loads((root / "demo.json").read_text())
+        ports = [s["port"] for s in [servers["primary"], *servers["secondaries"]]]
+        assert all(probe.soa_serial("127.0.0.1", p, "example.com") for p in ports)
+        demo_process.send_signal(signal.SIGINT)
+        rest = demo_process.communicate(timeout=60)[0]
+    finally:
+        if demo_process.poll() is None:
+            demo_process.kill()
+            demo.stop(root)
+    assert demo_process.returncode == 0, rest
+    assert "stopping" in rest
+    assert all(probe.soa_serial("127.0.0.1", p, "example.com") is None for p in ports)
+    assert not [p for p in Path("/proc").glob("[0-9]*") if str(root).encode() in _cmdline(p)]
+
+
+def _cmdline(proc: Path) -> bytes:
+    try:
+        return (proc / "cmdline").read_bytes()
+    except OSError:
+        return b""
