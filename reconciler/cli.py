@@ -20,7 +20,7 @@ from typing import Any
 
 import click
 
-from . import bind, demo, log, reconcile, report, source, status
+from . import bind, daemon, demo, log, reconcile, report, source, status
 from .check import inspect, zones_touched
 from .errors import ReconcilerError, ValidationError
 from .hostconfig import load_host_config
@@ -221,6 +221,17 @@ def apply_command(
         host, rev, allow_unsafe=allow_unsafe, allow_non_descendant=allow_non_descendant
     )
     return _print_outcome(outcome, fmt)
+
+
+@main.command("run")
+@CONFIG
+@click.option("-v", "--verbose", "debug_log", is_flag=True, help="Log debug events too.")
+@_edge
+def run_command(config_path: str, debug_log: bool) -> int:
+    """The daemon: watch the repo and reconcile every new commit (JSON logs on stderr)."""
+    log.configure(json=True, verbose=True, level="debug" if debug_log else "info")
+    daemon.Daemon(Path(config_path)).run()
+    return EXIT_OK
 
 
 @main.command("rollback")

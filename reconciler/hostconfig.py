@@ -37,11 +37,21 @@ class HostConfig:
     deadline: float = 30.0
     query_timeout: float = 1.0
     http_listen: str = "127.0.0.1:9153"
+    repo_url: str | None = None  # pull mode: fetch this URL into `repo` on an interval
+    fetch_interval: float = 60.0
+    require_signed_commits: bool = False
+    gpg_home: Path | None = None  # keyring for GPG-signed commits
+    allowed_signers: Path | None = None  # ssh allowed-signers file for SSH-signed commits
+    allow_non_descendant: bool = False
+    debounce: float = 0.2  # seconds of quiet after a push before reconciling
+    recheck_interval: float = 30.0  # the safety net: look at the branch head this often
+    backoff_initial: float = 1.0
+    backoff_max: float = 60.0
     source: Path | None = None  # the daemon.toml this came from
 
 
 _SCHEMA: dict[str, dict[str, Any]] = {
-    "repo": {"path": str, "branch": str},
+    "repo": {"path": str, "branch": str, "url": str, "fetch_interval": (int, float)},
     "bind": {
         "zone_dir": str,
         "include_file": str,
@@ -58,6 +68,18 @@ _SCHEMA: dict[str, dict[str, Any]] = {
         "query_timeout": (int, float),
     },
     "http": {"listen": str},
+    "gates": {
+        "require_signed_commits": bool,
+        "gpg_home": str,
+        "allowed_signers": str,
+        "allow_non_descendant": bool,
+    },
+    "daemon": {
+        "debounce": (int, float),
+        "recheck_interval": (int, float),
+        "backoff_initial": (int, float),
+        "backoff_max": (int, float),
+    },
 }
 _REQUIRED = [
     ("repo", "path"),
@@ -95,6 +117,8 @@ def parse_host_config(text: str, file: str, base: Path) -> HostConfig:
         return path(table, key) if key in data.get(table, {}) else None
 
     confirm = data.get("confirm", {})
+    gates = data.get("gates", {})
+    daemon = data.get("daemon", {})
     return HostConfig(
         repo=path("repo", "path"),
         branch=data["repo"].get("branch", "main"),
@@ -112,6 +136,16 @@ def parse_host_config(text: str, file: str, base: Path) -> HostConfig:
         deadline=float(confirm.get("deadline", 30.0)),
         query_timeout=float(confirm.get("query_timeout", 1.0)),
         http_listen=data.get("http", {}).get("listen", "127.0.0.1:9153"),
+        repo_url=data["repo"].get("url"),
+        fetch_interval=float(data["repo"].get("fetch_interval", 60.0)),
+        require_signed_commits=gates.get("require_signed_commits", False),
+        gpg_home=optional("gates", "gpg_home"),
+        allowed_signers=optional("gates", "allowed_signers"),
+        allow_non_descendant=gates.get("allow_non_descendant", False),
+        debounce=float(daemon.get("debounce", 0.2)),
+        recheck_interval=float(daemon.get("recheck_interval", 30.0)),
+        backoff_initial=float(daemon.get("backoff_initial", 1.0)),
+        backoff_max=float(daemon.get("backoff_max", 60.0)),
     )
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from contextlib import suppress
+from contextlib import nullcontext, suppress
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -96,14 +96,18 @@ def apply(
     allow_unsafe: bool = False,
     allow_non_descendant: bool = False,
     now: datetime | None = None,
+    lock: bool = True,
 ) -> Outcome:
-    """Reconcile the primary and its secondaries to `rev` (default: the branch head)."""
+    """Reconcile the primary and its secondaries to `rev` (default: the branch head).
+
+    `lock=False` when the caller (the daemon) already holds the state folder's lock.
+    """
     repo = source.open_repo(host.repo)
     target = source.resolve(repo, rev or host.branch).hexsha
     log = structlog.get_logger().bind(commit=target[:12])
-    with locked(host.state_dir):
+    with locked(host.state_dir) if lock else nullcontext():
         run = _Run(host, repo, target, load_state(host.state_dir), now or datetime.now(UTC), log)
-        outcome = _apply(run, allow_unsafe, allow_non_descendant)
+        outcome = _apply(run, allow_unsafe, allow_non_descendant or host.allow_non_descendant)
     log.info("reconcile finished", status=outcome.status, reason=outcome.reason)
     return outcome
 
@@ -121,6 +125,15 @@ def _apply(run: _Run, allow_unsafe: bool, allow_non_descendant: bool) -> Outcome
             f"{last[:12]} (a force-push?); pass --allow-non-descendant to apply it anyway"
         )
         return _refuse(run, "refused", reason)
+    if run.host.require_signed_commits:
+        unsigned = source.verify_signature(
+            run.repo,
+            run.target,
+            gpg_home=run.host.gpg_home,
+            allowed_signers=run.host.allowed_signers,
+        )
+        if unsigned:
+            return _refuse(run, "refused", f"commit {run.target[:12]}: {unsigned}")
     run.state = replace(run.state, last_attempted=run.target)
     save_state(run.host.state_dir, run.state)
 
