@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 BIND_TOOLS := /usr/bin/named-checkzone
 NAMED := /usr/sbin/named
 
-.PHONY: demo test lint bench bind-tools bind venv clean
+.PHONY: demo test lint bench bind-tools bind signing-tools deploy-tools venv clean
 
 venv: $(VENV)/.installed
 
@@ -25,7 +25,17 @@ bind: bind-tools
 	@test -x $(NAMED) || { apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bind9 bind9-utils bind9-dnsutils; }
 
-test: venv bind
+# git's signature checks (gpg for GPG-signed commits, ssh-keygen for SSH-signed ones).
+signing-tools:
+	@{ command -v gpg && command -v ssh-keygen; } >/dev/null || { apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gnupg openssh-client; }
+
+# systemd-analyze, to verify deploy/reconciler.service.
+deploy-tools:
+	@command -v systemd-analyze >/dev/null || { apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq systemd; }
+
+test: venv bind signing-tools deploy-tools
 	$(VENV)/bin/ruff check reconciler tests bench
 	$(PY) -m pytest -q
 

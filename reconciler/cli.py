@@ -7,10 +7,9 @@ text or JSON. Every other module returns values or raises.
 from __future__ import annotations
 
 import json
-import signal
+import shutil
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -20,7 +19,7 @@ from typing import Any
 
 import click
 
-from . import bind, daemon, demo, log, reconcile, report, source, status
+from . import bind, daemon, demo, hooks, log, reconcile, report, source, status
 from .check import inspect, zones_touched
 from .errors import ReconcilerError, ValidationError
 from .hostconfig import load_host_config
@@ -310,10 +309,6 @@ def bind_config_command(
     raise ValidationError([p for p in found.errors if p.file == "reconciler.toml"])
 
 
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
-
-
 @main.command("demo")
 @click.option(
     "--dir",
@@ -342,21 +337,95 @@ def demo_command(directory: str | None, detach: bool, stop_it: bool) -> int:
         click.echo("")
         click.echo(report.demo_text(sandbox))
         if detach:
+            pid = demo.start_daemon(sandbox.root)
             click.echo(
-                f"\nrunning in the background; stop it with: reconciler demo --dir {root} --stop"
+                f"\nthe daemon runs in the background (pid {pid}, log "
+                f"{sandbox.root / 'daemon.log'}); stop it all with: "
+                f"reconciler demo --dir {root} --stop"
             )
             return sandbox.outcome.exit_code
-        click.echo("\nPress Ctrl-C to stop the name servers and end the demo.")
-        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-            signal.signal(signum, _interrupt)  # even where the shell ignored SIGINT (&)
-        while True:
-            time.sleep(3600)
+        click.echo(
+            "\nThe daemon is watching the repo: each push is reconciled here. "
+            "Ctrl-C stops the daemon and the name servers.\n"
+        )
+        log.configure(json=False, level="info")
+        daemon.Daemon(sandbox.root / "daemon.toml").run()  # until Ctrl-C or TERM
+        click.echo("\nstopping ...")
     except KeyboardInterrupt:
         click.echo("\nstopping ...")
     finally:
         if not detach:
             sandbox.servers.stop_all()
             (sandbox.root / demo.RECORD).unlink(missing_ok=True)
+    return EXIT_OK
+
+
+def _reconciler_program() -> str:
+    """The `reconciler` of the running installation: beside this Python, on PATH, or argv[0]."""
+    beside = Path(sys.executable).absolute().parent / "reconciler"
+    if beside.is_file():
+        return str(beside)
+    return shutil.which("reconciler") or str(Path(sys.argv[0]).resolve())
+
+
+@main.command("install-hooks")
+@click.argument("repo_path", metavar="REPO", type=click.Path(file_okay=False))
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    help="The daemon.toml post-receive nudges (default: /etc/reconciler/daemon.toml).",
+)
+@click.option(
+    "--branch", help="The branch pushes are checked on (default: the config's branch, or main)."
+)
+@click.option("--reconciler", "program", help="The reconciler the hooks run (default: this one).")
+@click.option("--force", is_flag=True, help="Replace hooks that dns-reconciler did not write.")
+@FORMAT
+@_edge
+def install_hooks_command(
+    repo_path: str,
+    config_path: str | None,
+    branch: str | None,
+    program: str | None,
+    force: bool,
+    fmt: str,
+) -> int:
+    """Install the pre-receive check and post-receive nudge into the bare repo REPO."""
+    config = Path(config_path) if config_path else None
+    if branch is None:
+        branch = load_host_config(config).branch if config else "main"
+    program = program or _reconciler_program()
+    written = hooks.install_hooks(Path(repo_path), program, config, branch, force=force)
+    if fmt == "json":
+        installed = {"installed": [str(p) for p in written], "reconciler": program}
+        click.echo(json.dumps({**installed, "branch": branch}, indent=2))
+        return EXIT_OK
+    for path in written:
+        click.echo(f"installed {path}")
+    click.echo(
+        f"pushes to {branch} are checked with {program} before they are accepted; "
+        "the daemon is nudged after each"
+    )
+    return EXIT_OK
+
+
+@main.command("nudge")
+@CONFIG
+@FORMAT
+@_edge
+def nudge_command(config_path: str, fmt: str) -> int:
+    """Ask the daemon to reconcile now (the post-receive hook); exit 0 even if it is down."""
+    result = hooks.nudge(load_host_config(config_path).http_listen)
+    where = f"the daemon at {result.address}"
+    if fmt == "json":
+        click.echo(json.dumps({"address": result.address, "status": result.status}, indent=2))
+    elif result.status is not None and 200 <= result.status < 300:
+        click.echo(f"nudged {where}")
+    elif result.answered:
+        click.echo(f"{where} answered HTTP {result.status}; it will see the push on its own")
+    else:
+        click.echo(f"{where} did not answer; it will see the push on its own")
     return EXIT_OK
 
 

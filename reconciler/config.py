@@ -104,7 +104,8 @@ def _check_types(
             )
             continue
         expected = schema[key]
-        if isinstance(value, bool) or not isinstance(value, expected):
+        wants_bool = bool in (expected if isinstance(expected, tuple) else (expected,))
+        if (isinstance(value, bool) and not wants_bool) or not isinstance(value, expected):
             problems.append(
                 Problem(
                     file,

@@ -127,15 +127,20 @@ class Daemon:
         with locked(self.host.state_dir):
             self._prepare_repo()
             observer = self._watch()
-            server = HttpServer(self.host.http_listen, self.metrics, self.is_healthy,
-                                lambda: self.wake("nudge"))
+            server = HttpServer(
+                self.host.http_listen, self.metrics, self.is_healthy, lambda: self.wake("nudge")
+            )
             server.start()
             watchdog = threading.Thread(target=self._watchdog, daemon=True)
             watchdog.start()
             for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
                 signal.signal(signum, self._on_signal)
-            self.log.info("daemon started", repo=str(self.host.repo), branch=self.host.branch,
-                          http=server.address)
+            self.log.info(
+                "daemon started",
+                repo=str(self.host.repo),
+                branch=self.host.branch,
+                http=server.address,
+            )
             sd_notify("READY=1\nSTATUS=started")
             self.wake("start")  # a crash may have left last attempted != last applied
             try:
@@ -201,8 +206,11 @@ class Daemon:
             return self._temporary(exc, head)
         took = time.monotonic() - started
         self.metrics.observe(outcome.status, took, outcome.commit)
-        fields = {"status": outcome.status, "seconds": round(took, 3),
-                  "reconciles": self.reconciles}
+        fields = {
+            "status": outcome.status,
+            "seconds": round(took, 3),
+            "reconciles": self.reconciles,
+        }
         if pushed_at is not None:
             fields["seconds_since_push"] = round(time.monotonic() - pushed_at, 3)
         if outcome.reason:
@@ -232,8 +240,13 @@ class Daemon:
         reason = type(exc).__name__
         self.metrics.failure(reason)
         self.metrics.backoff.set(delay)
-        self.log.error("reconcile failed; backing off", error=str(exc), reason=reason,
-                       retry_in=delay, commit=head[:12] if head else None)
+        self.log.error(
+            "reconcile failed; backing off",
+            error=str(exc),
+            reason=reason,
+            retry_in=delay,
+            commit=head[:12] if head else None,
+        )
         sd_notify(f"STATUS=backing off {delay:g}s: {exc}")
         self._refresh_metrics()
 
@@ -243,8 +256,12 @@ class Daemon:
         primary = self._primary()
         if primary is None:
             return False, "no reconcile yet"
-        answers = probe.soa_serial(primary[0], primary[1], "catalog.invalid",
-                                   timeout=self.host.query_timeout) is not None
+        answers = (
+            probe.soa_serial(
+                primary[0], primary[1], "catalog.invalid", timeout=self.host.query_timeout
+            )
+            is not None
+        )
         if not answers:
             return False, "named does not answer on the primary"
         if not self.healthy:
@@ -262,7 +279,8 @@ class Daemon:
             return
         self.metrics.update_status(status)
         self.metrics.backoff.set(
-            max(self.retry_at - time.monotonic(), 0.0) if self.retry_at else 0.0)
+            max(self.retry_at - time.monotonic(), 0.0) if self.retry_at else 0.0
+        )
 
     def _watchdog(self) -> None:
         usec = os.environ.get("WATCHDOG_USEC")
@@ -287,14 +305,20 @@ class Daemon:
     def _prepare_repo(self) -> None:
         """Pull mode: a mirror of the remote in `repo` (made on first start)."""
         if self.host.repo_url and not self.host.repo.exists():
-            subprocess.run(["git", "clone", "-q", "--mirror", self.host.repo_url,
-                            str(self.host.repo)], check=True, capture_output=True)
+            subprocess.run(
+                ["git", "clone", "-q", "--mirror", self.host.repo_url, str(self.host.repo)],
+                check=True,
+                capture_output=True,
+            )
 
     def _fetch(self) -> None:
         if not self.host.repo_url:
             return
-        run = subprocess.run(["git", "-C", str(self.host.repo), "fetch", "-q", "--prune",
-                              "origin"], capture_output=True, text=True)
+        run = subprocess.run(
+            ["git", "-C", str(self.host.repo), "fetch", "-q", "--prune", "origin"],
+            capture_output=True,
+            text=True,
+        )
         if run.returncode != 0:
             self.log.warning("fetch failed", error=run.stderr.strip().splitlines()[-1:])
 

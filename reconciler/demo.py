@@ -10,6 +10,11 @@ branch head. `--detach` leaves it running and records the processes in
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,7 +24,7 @@ from .errors import ReconcilerError
 from .hostconfig import HostConfig, load_host_config
 from .init import commit_all, init_repo
 from .reconcile import Outcome, apply
-from .sandbox import Servers, start_servers, stop_detached
+from .sandbox import Servers, free_port, start_servers, stop_detached
 
 RECORD = "demo.json"
 
@@ -71,7 +76,7 @@ def setup(root: Path, primary_options: str = "", deadline: float = 20.0) -> Demo
         clone.git.push("-q", "origin", "main")
         clone.git.branch("--set-upstream-to=origin/main", "main")
         daemon = root / "daemon.toml"
-        daemon.write_text(daemon_toml(root, servers, deadline), encoding="utf-8")
+        daemon.write_text(daemon_toml(root, servers, deadline, free_port()), encoding="utf-8")
         (root / RECORD).write_text(json.dumps(servers.to_dict(), indent=2), encoding="utf-8")
         host = load_host_config(daemon)
         outcome = apply(host)
@@ -89,7 +94,7 @@ def raise_busy(root: Path) -> None:
     )
 
 
-def daemon_toml(root: Path, servers: Servers, deadline: float = 20.0) -> str:
+def daemon_toml(root: Path, servers: Servers, deadline: float = 20.0, http_port: int = 9153) -> str:
     primary = servers.primary
     return f"""# The demo's host configuration (what /etc/reconciler/daemon.toml is on a real host).
 [repo]
@@ -117,11 +122,58 @@ dir = "state"
 primary_deadline = 10
 deadline = {deadline}
 query_timeout = 0.5
+
+[http]
+listen = "127.0.0.1:{http_port}"
+
+[daemon]
+debounce = 0.2
+recheck_interval = 10
 """
 
 
-def stop(root: Path) -> int:
-    """Stop the name servers a detached demo in `root` started; how many were running."""
+def start_daemon(root: Path) -> int:
+    """`reconciler run` for a detached demo, in its own session; its pid, recorded."""
+    with open(root / "daemon.log", "ab") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "reconciler.cli", "run", "--config", str(root / "daemon.toml")],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+            start_new_session=True,
+        )
+    record = json.loads((root / RECORD).read_text(encoding="utf-8"))
+    record["daemon_pid"] = process.pid
+    (root / RECORD).write_text(json.dumps(record, indent=2), encoding="utf-8")
+    return process.pid
+
+
+def stop(root: Path, grace: float = 60.0) -> int:
+    """Stop what a detached demo in `root` started: the daemon, then the name servers.
+
+    Returns how many name servers were running.
+    """
+    record = root / RECORD
+    pid = None
+    if record.exists():
+        pid = json.loads(record.read_text(encoding="utf-8")).get("daemon_pid")
+    if pid and _is_daemon(pid, root):
+        os.kill(pid, signal.SIGTERM)  # it finishes a reconcile under way, then exits
+        end = time.monotonic() + grace
+        while _is_daemon(pid, root) and time.monotonic() < end:
+            time.sleep(0.05)
+        if _is_daemon(pid, root):
+            os.kill(pid, signal.SIGKILL)
     stopped = stop_detached(root / "servers")
-    (root / RECORD).unlink(missing_ok=True)
+    record.unlink(missing_ok=True)
     return len(stopped)
+
+
+def _is_daemon(pid: int, root: Path) -> bool:
+    """`pid` is alive (not a zombie) and is the demo's `reconciler run`."""
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()[0]
+    except OSError:
+        return False
+    return state != "Z" and b"run" in cmdline and str(root / "daemon.toml").encode() in cmdline

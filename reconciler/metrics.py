@@ -32,34 +32,56 @@ class Metrics:
         self.registry = CollectorRegistry()
         r = self.registry
         self.duration = Histogram(
-            "reconciler_reconcile_duration_seconds", "Time one reconcile took.",
-            buckets=(0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120), registry=r)
+            "reconciler_reconcile_duration_seconds",
+            "Time one reconcile took.",
+            buckets=(0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120),
+            registry=r,
+        )
         self.reconciles = Counter(
-            "reconciler_reconciles", "Reconciles run, by outcome.", ["status"], registry=r)
+            "reconciler_reconciles", "Reconciles run, by outcome.", ["status"], registry=r
+        )
         self.failures = Counter(
-            "reconciler_failures", "Reconciles that did not succeed, by reason.", ["reason"],
-            registry=r)
+            "reconciler_failures",
+            "Reconciles that did not succeed, by reason.",
+            ["reason"],
+            registry=r,
+        )
         self.last_success = Gauge(
             "reconciler_last_success_timestamp_seconds",
-            "When a reconcile last succeeded (Unix time).", registry=r)
-        self.applied = Info("reconciler_applied_commit", "The commit the servers serve.",
-                            registry=r)
+            "When a reconcile last succeeded (Unix time).",
+            registry=r,
+        )
+        self.applied = Info(
+            "reconciler_applied_commit", "The commit the servers serve.", registry=r
+        )
         self.serial = Gauge(
-            "reconciler_zone_serial", "SOA serial each server answers for each zone "
-            "(absent: no answer).", ["zone", "server", "role"], registry=r)
+            "reconciler_zone_serial",
+            "SOA serial each server answers for each zone (absent: no answer).",
+            ["zone", "server", "role"],
+            registry=r,
+        )
         self.expected = Gauge(
-            "reconciler_zone_expected_serial", "The serial the reconciler last served.",
-            ["zone"], registry=r)
+            "reconciler_zone_expected_serial",
+            "The serial the reconciler last served.",
+            ["zone"],
+            registry=r,
+        )
         self.lagging = Gauge(
-            "reconciler_secondary_lagging", "1 when a secondary does not serve the expected "
-            "serial of a zone.", ["zone", "server"], registry=r)
+            "reconciler_secondary_lagging",
+            "1 when a secondary does not serve the expected serial of a zone.",
+            ["zone", "server"],
+            registry=r,
+        )
         self.lag = Gauge(
-            "reconciler_secondary_lag_seconds", "How long a secondary has not served the "
-            "expected serial of a zone (0 when it does).", ["zone", "server"], registry=r)
-        self.named_up = Gauge("reconciler_named_up", "1 when the primary answers.",
-                              registry=r)
-        self.backoff = Gauge("reconciler_backoff_seconds",
-                             "Time until the next retry after a failure.", registry=r)
+            "reconciler_secondary_lag_seconds",
+            "How long a secondary has not served the expected serial of a zone (0 when it does).",
+            ["zone", "server"],
+            registry=r,
+        )
+        self.named_up = Gauge("reconciler_named_up", "1 when the primary answers.", registry=r)
+        self.backoff = Gauge(
+            "reconciler_backoff_seconds", "Time until the next retry after a failure.", registry=r
+        )
         self.primary: tuple[str, int] | None = None
         self._lag_since: dict[tuple[str, str], float] = {}
 
@@ -109,8 +131,13 @@ class Metrics:
 class HttpServer:
     """GET /metrics, GET /healthz (200 only when healthy), POST /nudge (202)."""
 
-    def __init__(self, listen: str, metrics: Metrics,
-                 healthy: Callable[[], tuple[bool, str]], nudge: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        listen: str,
+        metrics: Metrics,
+        healthy: Callable[[], tuple[bool, str]],
+        nudge: Callable[[], None],
+    ) -> None:
         host, _, port = listen.rpartition(":")
         handler = _handler(metrics, healthy, nudge)
         self.server = ThreadingHTTPServer((host.strip("[]") or "127.0.0.1", int(port)), handler)
@@ -130,8 +157,9 @@ class HttpServer:
         self.server.server_close()
 
 
-def _handler(metrics: Metrics, healthy: Callable[[], tuple[bool, str]],
-             nudge: Callable[[], None]) -> type[BaseHTTPRequestHandler]:
+def _handler(
+    metrics: Metrics, healthy: Callable[[], tuple[bool, str]], nudge: Callable[[], None]
+) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802 (http.server's name)
             if self.path == "/metrics":

@@ -202,11 +202,10 @@ def demo_text(sandbox: Demo) -> str:
             f"name servers: {ports}",
             f"zone repository: {root / 'clone'} (pushes to {root / 'repo.git'})",
             "",
-            "Make a change and see it on the secondaries:",
+            "Make a change and see it on the secondaries (the daemon applies each push):",
             f"  cd {root / 'clone'} && sed -i 's/^www     IN A    192.0.2.10/www     IN A    "
             f"192.0.2.99/' zones/example.com.zone && git commit -qam 'Move www' && git push -q",
-            f"  reconciler apply --config {config}",
             f"  dig @127.0.0.1 -p {secondary.port} www.example.com +short",
-            f"Then: reconciler status --config {config}",
+            f"  reconciler status --config {config}",
         ]
     )

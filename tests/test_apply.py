@@ -286,10 +286,30 @@ def test_demo_detached_lists_servers_and_stops_everything(tmp_path: Path) -> Non
         ports = [s["port"] for s in servers]
         assert all(probe.soa_serial("127.0.0.1", port, "example.com") for port in ports)
         assert (root / "clone" / ".git").is_dir() and (root / "repo.git").is_dir()
+        clone = git.Repo(root / "clone")
+        zone = root / "clone" / ZONE
+        zone.write_text(zone.read_text().replace(WWW, "www     IN A    192.0.2.99"))
+        commit_all(clone, "Move www")
+        clone.git.push("-q", "origin", "main")  # no apply: the demo's daemon does it
+        for _ in range(600):  # bounded wait for the daemon
+            if all(_www(port) == ["192.0.2.99"] for port in ports):
+                break
+            time.sleep(0.1)
+        assert [_www(port) for port in ports] == [["192.0.2.99"]] * 3
+        pid = json.loads((root / "demo.json").read_text())["daemon_pid"]
     finally:
         stopped = runner.invoke(main, ["demo", "--dir", str(root), "--stop"])
     assert stopped.exit_code == 0 and stopped.stdout.startswith("stopped 3 name server(s)")
     assert all(probe.soa_serial("127.0.0.1", port, "example.com") is None for port in ports)
+    assert not Path(f"/proc/{pid}/cmdline").exists() or b"run" not in _cmdline(Path(f"/proc/{pid}"))
+    assert '"event": "reconciled"' in (root / "daemon.log").read_text()
+
+
+def _www(port: int) -> list[str]:
+    response = dns.query.udp(
+        dns.message.make_query("www.example.com", "A"), "127.0.0.1", port=port, timeout=2
+    )
+    return sorted(r.to_text() for rrset in response.answer for r in rrset)
 
 
 def test_secrets_never_leave_the_key_files(deployment: Deployment) -> None:
@@ -362,7 +382,7 @@ def test_demo_in_the_foreground_stops_everything_on_ctrl_c(tmp_path: Path) -> No
         lines = []
         for line in demo_process.stdout:  # type: ignore[union-attr]
             lines.append(line)
-            if line.startswith("Press Ctrl-C"):
+            if line.startswith("The daemon is watching the repo"):
                 break
         assert any(line.startswith("confirmed:") for line in lines), "".join(lines)
         servers = json.loads((root / "demo.json").read_text())

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -62,11 +63,17 @@ class Running:
         """The first event after the last one returned that matches."""
 
         def find() -> dict | None:
+            exited = self.process.poll() is not None  # read before the log: nothing is missed
             events = self.events()
             for index in range(self.seen, len(events)):
                 if match(events[index]):
                     self.seen = index + 1
                     return events[index]
+            if exited:
+                raise AssertionError(
+                    f"the daemon exited ({self.process.returncode}) before "
+                    f"{what}: {self.log_file.read_text()[-2000:]}"
+                )
             return None
 
         return wait_until(find, what)  # type: ignore[return-value]
@@ -138,11 +145,15 @@ class Site:
 def site(tmp_path: Path) -> Iterator[Site]:
     sandbox = demo.setup(tmp_path / "demo", deadline=4)
     http = f"127.0.0.1:{free_port()}"
-    with open(sandbox.root / "daemon.toml", "a") as config:
-        config.write(
-            f'\n[http]\nlisten = "{http}"\n\n[daemon]\ndebounce = 0.3\n'
-            "recheck_interval = 1\nbackoff_initial = 0.5\nbackoff_max = 2\n"
-        )
+    config = sandbox.root / "daemon.toml"
+    text = config.read_text()
+    text = re.sub(r'listen = "[^"]*"', f'listen = "{http}"', text)
+    text = text.replace(
+        "debounce = 0.2\nrecheck_interval = 10\n",
+        "debounce = 0.3\nrecheck_interval = 1\nbackoff_initial = 0.5\nbackoff_max = 2\n",
+    )
+    assert "backoff_max = 2" in text
+    config.write_text(text)
     running = Site(sandbox, http)
     try:
         yield running
