@@ -7,7 +7,6 @@ text or JSON. Every other module returns values or raises.
 from __future__ import annotations
 
 import json
-import shutil
 import sys
 import tempfile
 from collections.abc import Callable
@@ -360,14 +359,6 @@ def demo_command(directory: str | None, detach: bool, stop_it: bool) -> int:
     return EXIT_OK
 
 
-def _reconciler_program() -> str:
-    """The `reconciler` of the running installation: beside this Python, on PATH, or argv[0]."""
-    beside = Path(sys.executable).absolute().parent / "reconciler"
-    if beside.is_file():
-        return str(beside)
-    return shutil.which("reconciler") or str(Path(sys.argv[0]).resolve())
-
-
 @main.command("install-hooks")
 @click.argument("repo_path", metavar="REPO", type=click.Path(file_okay=False))
 @click.option(
@@ -395,7 +386,7 @@ def install_hooks_command(
     config = Path(config_path) if config_path else None
     if branch is None:
         branch = load_host_config(config).branch if config else "main"
-    program = program or _reconciler_program()
+    program = program or hooks.default_program()
     written = hooks.install_hooks(Path(repo_path), program, config, branch, force=force)
     if fmt == "json":
         installed = {"installed": [str(p) for p in written], "reconciler": program}

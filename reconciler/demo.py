@@ -21,6 +21,7 @@ from pathlib import Path
 import git
 
 from .errors import ReconcilerError
+from .hooks import default_program, install_hooks
 from .hostconfig import HostConfig, load_host_config
 from .init import commit_all, init_repo
 from .reconcile import Outcome, apply
@@ -52,11 +53,14 @@ def topology(servers: Servers) -> str:
     return text
 
 
-def setup(root: Path, primary_options: str = "", deadline: float = 20.0) -> Demo:
+def setup(
+    root: Path, primary_options: str = "", deadline: float = 20.0, hooks: bool = True
+) -> Demo:
     """Everything the demo needs, under `root`; servers stopped again if anything fails.
 
     `primary_options` go into the primary's options block (tests make named stricter
-    than the checker with them); `deadline` is how long secondaries get to confirm.
+    than the checker with them); `deadline` is how long secondaries get to confirm;
+    `hooks=False` leaves the git server hooks out (to push what pre-receive would refuse).
     """
     root.mkdir(parents=True, exist_ok=True)
     if (root / RECORD).exists():
@@ -75,6 +79,8 @@ def setup(root: Path, primary_options: str = "", deadline: float = 20.0) -> Demo
         clone.create_remote("origin", str(bare.git_dir))
         clone.git.push("-q", "origin", "main")
         clone.git.branch("--set-upstream-to=origin/main", "main")
+        if hooks:
+            install_hooks(root / "repo.git", default_program(), root / "daemon.toml", "main")
         daemon = root / "daemon.toml"
         daemon.write_text(daemon_toml(root, servers, deadline, free_port()), encoding="utf-8")
         (root / RECORD).write_text(json.dumps(servers.to_dict(), indent=2), encoding="utf-8")

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import re
 import shlex
+import shutil
+import sys
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -25,6 +27,14 @@ HOOKS = Path(__file__).resolve().parent.parent / "deploy" / "hooks"
 NAMES = ("pre-receive", "post-receive")
 MARK = "of dns-reconciler (written by `reconciler install-hooks`)"
 NUDGE_TIMEOUT = 2.0
+
+
+def default_program() -> str:
+    """The `reconciler` of the running installation: beside this Python, on PATH, or argv[0]."""
+    beside = Path(sys.executable).absolute().parent / "reconciler"
+    if beside.is_file():
+        return str(beside)
+    return shutil.which("reconciler") or str(Path(sys.argv[0]).resolve())
 
 
 def hooks_dir() -> Path:

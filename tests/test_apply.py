@@ -74,7 +74,9 @@ class Deployment:
 
 @pytest.fixture
 def deployment(tmp_path: Path) -> Iterator[Deployment]:
-    sandbox = demo.setup(tmp_path / "demo", primary_options="max-zone-ttl 86400;", deadline=4)
+    sandbox = demo.setup(
+        tmp_path / "demo", primary_options="max-zone-ttl 86400;", deadline=4, hooks=False
+    )
     try:
         yield Deployment(sandbox)
     finally:
