@@ -362,3 +362,16 @@ def test_pull_mode_follows_a_remote(site: Site) -> None:
     )
     assert event["status"] == "confirmed"
     assert _a(site, "www.example.com") == ["192.0.2.75"]
+
+
+def test_sigterm_lets_the_reconcile_under_way_finish(site: Site) -> None:
+    daemon = site.start()
+    sha = site.push(lambda t: t.replace(WWW, "www     IN A    192.0.2.76"), "Move www")
+    daemon.wait_event(lambda e: e.get("event") == "zone written", "the write")
+    daemon.process.send_signal(signal.SIGTERM)
+    assert daemon.process.wait(timeout=WAIT) == 0
+    names = [e["event"] for e in daemon.events()]
+    assert names.index("reconciled") < names.index("daemon stopped")
+    state = json.loads((site.root / "state" / "state.json").read_text())
+    assert state["last_applied"] == sha
+    assert _a(site, "www.example.com") == ["192.0.2.76"]
