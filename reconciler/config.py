@@ -15,6 +15,7 @@ from typing import Any
 
 from .errors import Problem, ValidationError
 from .serial import SCHEMES
+from .tomlfile import check_types, key_line, syntax_problem, table_line
 
 CONFIG_FILE = "reconciler.toml"
 
@@ -65,65 +66,14 @@ _ALGORITHMS = {"hmac-sha256", "hmac-sha384", "hmac-sha512", "hmac-sha224", "hmac
 _KEY_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
-def key_line(text: str, key: str, table: str | None = None) -> int | None:
-    """Best-effort line number of `key =` (inside `[table]` when given)."""
-    current: str | None = None
-    for number, raw in enumerate(text.splitlines(), 1):
-        line = raw.strip()
-        header = re.match(r"^\[\[?\s*([^\]]+?)\s*\]\]?", line)
-        if header:
-            current = header.group(1)
-            if key == current and table is None:
-                return number
-            continue
-        if re.match(rf"^{re.escape(key)}\s*=", line) and (table is None or current == table):
-            return number
-    return None
-
-
-def toml_syntax_problem(file: str, exc: tomllib.TOMLDecodeError) -> Problem:
-    match = re.search(r"at line (\d+)", str(exc))
-    message = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(exc))
-    return Problem(file, f"invalid TOML: {message}", line=int(match.group(1)) if match else None)
-
-
-def _type_name(expected: type | tuple[type, ...]) -> str:
-    names = {int: "an integer", float: "a number", str: "a string", bool: "true or false"}
-    first = expected[0] if isinstance(expected, tuple) else expected
-    return names.get(first, first.__name__)
-
-
-def _check_types(
-    text: str, file: str, table: str, values: dict[str, Any], schema: dict[str, Any]
-) -> list[Problem]:
-    problems = []
-    for key, value in values.items():
-        if key not in schema:
-            problems.append(
-                Problem(file, f"unknown key '{key}' in [{table}]", line=key_line(text, key, table))
-            )
-            continue
-        expected = schema[key]
-        wants_bool = bool in (expected if isinstance(expected, tuple) else (expected,))
-        if (isinstance(value, bool) and not wants_bool) or not isinstance(value, expected):
-            problems.append(
-                Problem(
-                    file,
-                    f"[{table}] {key} must be {_type_name(expected)}, got {type(value).__name__}",
-                    line=key_line(text, key, table),
-                )
-            )
-    return problems
-
-
 def _server(text: str, file: str, table: str, raw: Any, problems: list[Problem]) -> Server | None:
     if not isinstance(raw, dict):
-        problems.append(Problem(file, f"[{table}] must be a table", line=key_line(text, table)))
+        problems.append(Problem(file, f"[{table}] must be a table", line=table_line(text, table)))
         return None
-    found = _check_types(text, file, table, raw, _SERVER)
+    found = check_types(text, file, table, raw, _SERVER)
     for needed in ("name", "address"):
         if needed not in raw:
-            found.append(Problem(file, f"[{table}] needs '{needed}'", line=key_line(text, table)))
+            found.append(Problem(file, f"[{table}] needs '{needed}'", line=table_line(text, table)))
     if not found:
         try:
             ipaddress.ip_address(raw["address"])
@@ -132,7 +82,7 @@ def _server(text: str, file: str, table: str, raw: Any, problems: list[Problem])
                 Problem(
                     file,
                     f"[{table}] address '{raw['address']}' is not an IP address",
-                    line=key_line(text, "address", table),
+                    line=key_line(text, table, "address"),
                 )
             )
         port = raw.get("port", 53)
@@ -141,7 +91,7 @@ def _server(text: str, file: str, table: str, raw: Any, problems: list[Problem])
                 Problem(
                     file,
                     f"[{table}] port {port} is out of range 1-65535",
-                    line=key_line(text, "port", table),
+                    line=key_line(text, table, "port"),
                 )
             )
     problems.extend(found)
@@ -153,18 +103,18 @@ def parse_repo_config(text: str, file: str = CONFIG_FILE) -> RepoConfig:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ValidationError([toml_syntax_problem(file, exc)]) from None
+        raise ValidationError([syntax_problem(file, exc)]) from None
     problems: list[Problem] = []
     for key in data:
         if key not in _TOP:
-            problems.append(Problem(file, f"unknown key '{key}'", line=key_line(text, key)))
+            problems.append(Problem(file, f"unknown key '{key}'", line=table_line(text, key)))
     tables: dict[str, dict[str, Any]] = {}
     for name, schema in _TABLES.items():
         raw = data.get(name, {})
         if not isinstance(raw, dict):
-            problems.append(Problem(file, f"[{name}] must be a table", line=key_line(text, name)))
+            problems.append(Problem(file, f"[{name}] must be a table", line=table_line(text, name)))
             raw = {}
-        problems += _check_types(text, file, name, raw, schema)
+        problems += check_types(text, file, name, raw, schema)
         tables[name] = raw
 
     primary = None
@@ -188,7 +138,7 @@ def parse_repo_config(text: str, file: str = CONFIG_FILE) -> RepoConfig:
             Problem(
                 file,
                 f"[serial] scheme '{scheme}' is not one of {', '.join(SCHEMES)}",
-                line=key_line(text, "scheme", "serial"),
+                line=key_line(text, "serial", "scheme"),
             )
         )
     key = transfer.get("tsig_key")
@@ -197,7 +147,7 @@ def parse_repo_config(text: str, file: str = CONFIG_FILE) -> RepoConfig:
             Problem(
                 file,
                 f"[transfer] tsig_key '{key}' is not a valid key name",
-                line=key_line(text, "tsig_key", "transfer"),
+                line=key_line(text, "transfer", "tsig_key"),
             )
         )
     algorithm = transfer.get("algorithm", "hmac-sha256")
@@ -206,7 +156,7 @@ def parse_repo_config(text: str, file: str = CONFIG_FILE) -> RepoConfig:
             Problem(
                 file,
                 f"[transfer] algorithm '{algorithm}' is not supported",
-                line=key_line(text, "algorithm", "transfer"),
+                line=key_line(text, "transfer", "algorithm"),
             )
         )
     percent = safety.get("max_change_percent", 30)
@@ -215,7 +165,7 @@ def parse_repo_config(text: str, file: str = CONFIG_FILE) -> RepoConfig:
             Problem(
                 file,
                 "[safety] max_change_percent must be in (0, 100]",
-                line=key_line(text, "max_change_percent", "safety"),
+                line=key_line(text, "safety", "max_change_percent"),
             )
         )
     for limit in ("min_records", "max_zone_bytes"):
@@ -223,12 +173,12 @@ def parse_repo_config(text: str, file: str = CONFIG_FILE) -> RepoConfig:
         if isinstance(value, int) and value < 1:
             problems.append(
                 Problem(
-                    file, f"[safety] {limit} must be positive", line=key_line(text, limit, "safety")
+                    file, f"[safety] {limit} must be positive", line=key_line(text, "safety", limit)
                 )
             )
     variables = data.get("vars", {})
     if not isinstance(variables, dict):
-        problems.append(Problem(file, "[vars] must be a table", line=key_line(text, "vars")))
+        problems.append(Problem(file, "[vars] must be a table", line=table_line(text, "vars")))
         variables = {}
     directory = tables["zones"].get("directory", "zones")
     if isinstance(directory, str) and (directory.startswith("/") or ".." in directory.split("/")):
@@ -236,7 +186,7 @@ def parse_repo_config(text: str, file: str = CONFIG_FILE) -> RepoConfig:
             Problem(
                 file,
                 f"[zones] directory '{directory}' must be inside the repo",
-                line=key_line(text, "directory", "zones"),
+                line=key_line(text, "zones", "directory"),
             )
         )
 

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .config import _check_types, key_line, toml_syntax_problem
 from .errors import ConfigError, Problem, ValidationError
+from .tomlfile import check_types, syntax_problem, table_line
 
 
 @dataclass(frozen=True)
@@ -95,15 +95,15 @@ def parse_host_config(text: str, file: str, base: Path) -> HostConfig:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ValidationError([toml_syntax_problem(file, exc)]) from None
+        raise ValidationError([syntax_problem(file, exc)]) from None
     problems: list[Problem] = []
     for table, values in data.items():
         if table not in _SCHEMA or not isinstance(values, dict):
             problems.append(
-                Problem(file, f"unknown table or key '{table}'", line=key_line(text, table))
+                Problem(file, f"unknown table or key '{table}'", line=table_line(text, table))
             )
             continue
-        problems += _check_types(text, file, table, values, _SCHEMA[table])
+        problems += check_types(text, file, table, values, _SCHEMA[table])
     for table, key in _REQUIRED:
         if key not in data.get(table, {}):
             problems.append(Problem(file, f"[{table}] needs '{key}'"))

@@ -18,13 +18,12 @@ running host with the policy) and `host apply` (make the host match) will use th
 from __future__ import annotations
 
 import datetime as _dt
-import re
 import tomllib
-from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from typing import Any
 
 from reconciler.errors import Problem, ValidationError
+from reconciler.tomlfile import key_line, syntax_problem, table_line
 
 DEFAULT_FILE = "host/policy.toml"
 
@@ -253,70 +252,6 @@ def _check_value(value: object, spec: _Field, where: str) -> tuple[object, list[
     return tuple(value), messages
 
 
-# --- finding lines ----------------------------------------------------------------------------
-
-_HEADER = re.compile(r"^\s*\[(?!\[)\s*([^\]]+?)\s*\]")
-_ARRAY_HEADER = re.compile(r"^\s*\[\[\s*([^\]]+?)\s*\]\]")
-
-
-def _normalise_name(raw: str) -> str:
-    return re.sub(r"\s*\.\s*", ".", raw).replace('"', "").replace("'", "")
-
-
-def _key_pattern(key: str) -> re.Pattern[str]:
-    k = re.escape(key)
-    return re.compile(rf"""^\s*(?:{k}|"{k}"|'{k}')\s*[=.]""")
-
-
-def _scan(text: str, matches: Callable[[str | None, str], bool]) -> int | None:
-    """The 1-based number of the first line for which `matches(current_table, line)` holds."""
-    table: str | None = None
-    for number, line in enumerate(text.splitlines(), start=1):
-        header = _ARRAY_HEADER.match(line) or _HEADER.match(line)
-        if header:
-            table = _normalise_name(header.group(1))
-        if matches(table, line):
-            return number
-    return None
-
-
-def _table_line(text: str, table: str) -> int | None:
-    """Where `table` starts: its `[table]` header, or a top-level `table = ...` / `table.x =`."""
-    top = _key_pattern(table)
-
-    def matches(current: str | None, line: str) -> bool:
-        header = _ARRAY_HEADER.match(line) or _HEADER.match(line)
-        if header:
-            name = _normalise_name(header.group(1))
-            return name == table or name.startswith(table + ".")
-        return current is None and bool(top.match(line))
-
-    return _scan(text, matches)
-
-
-def _key_line(text: str, table: str, key: str) -> int | None:
-    """Where `key` is set inside `table`: `key =` under `[table]`, or `table.key =` at the top."""
-    inside = _key_pattern(key)
-    dotted = re.compile(
-        rf"^\s*{re.escape(table)}\s*\.\s*(?:{re.escape(key)}|\"{re.escape(key)}\")\s*[=.]"
-    )
-    subtable = f"{table}.{key}"
-
-    def matches(current: str | None, line: str) -> bool:
-        header = _ARRAY_HEADER.match(line) or _HEADER.match(line)
-        if header:
-            name = _normalise_name(header.group(1))
-            return name == subtable or name.startswith(subtable + ".")
-        if current == table:
-            return bool(inside.match(line))
-        return current is None and bool(dotted.match(line))
-
-    return _scan(text, matches)
-
-
-_TOML_LOCATION = re.compile(r"\(at line (\d+), column \d+\)")
-
-
 # --- parsing ----------------------------------------------------------------------------------
 
 
@@ -328,11 +263,7 @@ def parse_policy(text: str, file: str = DEFAULT_FILE) -> Policy:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        match = _TOML_LOCATION.search(str(exc))
-        line = int(match.group(1)) if match else None
-        raise ValidationError(
-            [Problem(file=file, line=line, message=f"invalid TOML: {exc}")]
-        ) from None
+        raise ValidationError([syntax_problem(file, exc)]) from None
 
     problems: list[Problem] = []
     sections: dict[str, Any] = {}
@@ -341,7 +272,7 @@ def parse_policy(text: str, file: str = DEFAULT_FILE) -> Policy:
     for name in data:
         if name not in _SCHEMA:
             problems.append(
-                Problem(file=file, line=_table_line(text, name), message=f"unknown table [{name}]")
+                Problem(file=file, line=table_line(text, name), message=f"unknown table [{name}]")
             )
 
     for table, (cls, spec) in _SCHEMA.items():
@@ -350,7 +281,7 @@ def parse_policy(text: str, file: str = DEFAULT_FILE) -> Policy:
             problems.append(
                 Problem(
                     file=file,
-                    line=_table_line(text, table),
+                    line=table_line(text, table),
                     message=f"[{table}] must be a table, got {_type_name(raw)}",
                 )
             )
@@ -359,7 +290,7 @@ def parse_policy(text: str, file: str = DEFAULT_FILE) -> Policy:
             continue
         values: dict[str, object] = {}
         for key, value in raw.items():
-            line = _key_line(text, table, key)
+            line = key_line(text, table, key)
             if key not in spec:
                 problems.append(
                     Problem(file=file, line=line, message=f"unknown key '{key}' in [{table}]")
@@ -398,17 +329,17 @@ def _contradictions(
 
     def line_of(table: str, *keys: str) -> int | None:
         for key in keys:
-            line = _key_line(text, table, key)
+            line = key_line(text, table, key)
             if line is not None:
                 return line
-        return _table_line(text, table)
+        return table_line(text, table)
 
     if firewall.enabled and usable(("firewall", "enabled")):
         if (
             usable(("ssh", "port"), ("firewall", "allow_tcp"))
             and ssh.port not in firewall.allow_tcp
         ):
-            line = _key_line(text, "firewall", "allow_tcp") or line_of("ssh", "port")
+            line = key_line(text, "firewall", "allow_tcp") or line_of("ssh", "port")
             problems.append(
                 Problem(
                     file=file,
