@@ -215,23 +215,26 @@ class Daemon:
             fields["seconds_since_push"] = round(time.monotonic() - pushed_at, 3)
         if outcome.reason:
             fields["reason"] = outcome.reason
-        if outcome.status in PERMANENT:
-            self.refused = head
-            self.retry_at = None
-            self.backoff.reset()
-            log.warning("commit refused; waiting for a new commit", **fields)
-        elif outcome.status == "unconfirmed":
-            delay = self.backoff.next_delay()
-            self.retry_at = time.monotonic() + delay
-            log.warning("secondaries lag; retrying", retry_in=delay, **fields)
-        else:
-            self.refused = None
-            self.retry_at = None
-            self.backoff.reset()
-            log.info("reconciled", **fields)
+        # Health and metrics first: whoever reads the log line may look at them at once.
         self.healthy = outcome.status in ("confirmed", "unchanged")
-        sd_notify(f"STATUS={outcome.status} {head[:12]}")
+        if outcome.status in PERMANENT:
+            self.refused, self.retry_at = head, None
+            self.backoff.reset()
+            message = "commit refused; waiting for a new commit"
+        elif outcome.status == "unconfirmed":
+            fields["retry_in"] = self.backoff.next_delay()
+            self.retry_at = time.monotonic() + fields["retry_in"]
+            message = "secondaries lag; retrying"
+        else:
+            self.refused, self.retry_at = None, None
+            self.backoff.reset()
+            message = "reconciled"
         self._refresh_metrics()
+        sd_notify(f"STATUS={outcome.status} {head[:12]}")
+        if message == "reconciled":
+            log.info(message, **fields)
+        else:
+            log.warning(message, **fields)
 
     def _temporary(self, exc: Exception, head: str | None) -> None:
         delay = self.backoff.next_delay()
@@ -239,7 +242,9 @@ class Daemon:
         self.healthy = False
         reason = type(exc).__name__
         self.metrics.failure(reason)
+        self._refresh_metrics()
         self.metrics.backoff.set(delay)
+        sd_notify(f"STATUS=backing off {delay:g}s: {exc}")
         self.log.error(
             "reconcile failed; backing off",
             error=str(exc),
@@ -247,8 +252,6 @@ class Daemon:
             retry_in=delay,
             commit=head[:12] if head else None,
         )
-        sd_notify(f"STATUS=backing off {delay:g}s: {exc}")
-        self._refresh_metrics()
 
     # --- health and metrics ---------------------------------------------------------------
 
