@@ -22,8 +22,8 @@ import git
 
 from .atomic import write_atomic
 from .errors import ReconcilerError
+from .resources import shared
 
-HOOKS = Path(__file__).resolve().parent.parent / "deploy" / "hooks"
 NAMES = ("pre-receive", "post-receive")
 MARK = "of dns-reconciler (written by `reconciler install-hooks`)"
 NUDGE_TIMEOUT = 2.0
@@ -38,9 +38,10 @@ def default_program() -> str:
 
 
 def hooks_dir() -> Path:
-    if not all((HOOKS / name).is_file() for name in NAMES):
-        raise ReconcilerError(f"hook scripts not found in {HOOKS}")
-    return HOOKS
+    folder = shared("deploy/hooks")
+    if not all((folder / name).is_file() for name in NAMES):
+        raise ReconcilerError(f"hook scripts not found in {folder}")
+    return folder
 
 
 def render(template: str, values: dict[str, str]) -> str:

@@ -12,15 +12,13 @@ from pathlib import Path
 import git
 
 from .errors import SourceError
+from .resources import shared
 
-TEMPLATE = Path(__file__).resolve().parent.parent / "repo-template"
 _AUTHOR = git.Actor("reconciler init", "reconciler@localhost")
 
 
 def template_dir() -> Path:
-    if not TEMPLATE.is_dir():
-        raise SourceError(f"repo template not found at {TEMPLATE}")
-    return TEMPLATE
+    return shared("repo-template")
 
 
 def init_repo(target: Path) -> git.Repo:
