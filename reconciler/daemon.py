@@ -100,6 +100,7 @@ class Daemon:
         self.retry_at: float | None = None
         self.refused: str | None = None  # a commit not to try again
         self.healthy = False
+        self._beat = time.monotonic()  # the worker's last turn of the loop (for the watchdog)
 
     # --- waking ---------------------------------------------------------------------------
 
@@ -154,7 +155,9 @@ class Daemon:
 
     def _loop(self) -> None:
         while not self._stop.is_set():
+            self._beat = time.monotonic()
             self._wake.wait(timeout=self._sleep_for())
+            self._beat = time.monotonic()
             if self._stop.is_set():
                 break
             self._debounce()
@@ -291,7 +294,20 @@ class Daemon:
             return
         interval = int(usec) / 1e6 / 2
         while not self._stop.wait(interval):
-            sd_notify("WATCHDOG=1")
+            if time.monotonic() - self._beat < self._longest_turn():
+                sd_notify("WATCHDOG=1")  # the worker is alive: it came round recently
+            else:
+                self.log.error("the worker is stuck; letting systemd's watchdog act")
+
+    def _longest_turn(self) -> float:
+        """How long one turn of the loop may take: a wait, a fetch and a whole reconcile."""
+        host = self.host
+        return (
+            max(host.recheck_interval, host.fetch_interval)
+            + host.primary_deadline
+            + host.deadline
+            + 120
+        )
 
     # --- the repo -------------------------------------------------------------------------
 
