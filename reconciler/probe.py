@@ -2,7 +2,9 @@
 
 `soa_serial` is the proof of what a server serves (rndc's exit status is not);
 `wait_for_serial` polls a server until it serves a serial (or a newer one) or the deadline
-passes; `notify` sends a NOTIFY; `axfr` fetches a whole zone, TSIG-signed, as canonical lines.
+passes; `notify` sends a NOTIFY; `axfr` fetches a whole zone, TSIG-signed, as canonical lines;
+`query` returns a whole answer (rcode, AA and RA flags, the three sections) as an `Answer`
+value and `axfr_open` tells whether a server hands a zone out to anyone (both for `doctor`).
 Every query has a bounded timeout: a dead or silent server is an answer (None or an error),
 never a hang. Called by `reconcile.py` (confirm, status), `doctor` and `sandbox.py`.
 """
@@ -12,6 +14,7 @@ from __future__ import annotations
 import socket
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import dns.exception
 import dns.flags
@@ -22,6 +25,7 @@ import dns.query
 import dns.rcode
 import dns.rdataclass
 import dns.rdatatype
+import dns.rrset
 import dns.tsig
 import dns.tsigkeyring
 import dns.xfr
@@ -31,7 +35,16 @@ from .bind import Key
 from .errors import ConfigError, TransferError
 from .serial import is_newer
 
-__all__ = ["axfr", "notify", "soa_serial", "wait_for_serial"]
+__all__ = [
+    "RR",
+    "Answer",
+    "axfr",
+    "axfr_open",
+    "notify",
+    "query",
+    "soa_serial",
+    "wait_for_serial",
+]
 
 _MAX_QUERY_TIMEOUT = 1.0
 
@@ -199,3 +212,95 @@ def axfr(
         text = rdata.to_text(origin=None, relativize=False)
         lines.append(f"{owner.canonicalize().to_text()} {ttl} IN {rtype} {text}")
     return sorted(lines)
+
+
+# --- whole answers, for `doctor` ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RR:
+    """One record of an answer: owner (absolute, lower case), type, TTL and data as text."""
+
+    name: str
+    rtype: str
+    ttl: int
+    data: str
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A server's answer, as values: rcode, the flags doctor cares about, and the sections."""
+
+    rcode: str  # "NOERROR", "NXDOMAIN", "REFUSED", ...
+    aa: bool  # authoritative answer
+    ra: bool  # recursion available (to the asker)
+    answer: tuple[RR, ...] = ()
+    authority: tuple[RR, ...] = ()
+    additional: tuple[RR, ...] = ()
+
+    def records(self, section: str, name: str, rtype: str) -> tuple[RR, ...]:
+        """The records of `section` ("answer", "authority", "additional") at `name` of `rtype`."""
+        wanted = name.lower().rstrip(".") + "."
+        found: tuple[RR, ...] = getattr(self, section)
+        return tuple(r for r in found if r.name == wanted and r.rtype == rtype)
+
+
+def _records(rrsets: list[dns.rrset.RRset]) -> tuple[RR, ...]:
+    return tuple(
+        RR(
+            rrset.name.canonicalize().to_text(),
+            dns.rdatatype.to_text(rrset.rdtype),
+            rrset.ttl,
+            rdata.to_text(origin=None, relativize=False),
+        )
+        for rrset in rrsets
+        for rdata in rrset
+    )
+
+
+def query(
+    address: str,
+    port: int,
+    name: str,
+    rtype: str,
+    timeout: float = 1.0,
+    tcp: bool = False,
+    recursion: bool = False,
+) -> Answer | None:
+    """Ask `address#port` for `name`/`rtype` (RD set only with `recursion`); None: no answer.
+
+    Over UDP a truncated answer is asked again over TCP. None on a timeout, a network error
+    or a malformed answer: a dead server is an answer, never a hang.
+    """
+    message = dns.message.make_query(_name(name), dns.rdatatype.from_text(rtype))
+    if not recursion:
+        message.flags &= ~dns.flags.RD
+    answer = _exchange(message, address, port, timeout, tcp)
+    if answer is None:
+        return None
+    return Answer(
+        rcode=dns.rcode.to_text(answer.rcode()),
+        aa=bool(answer.flags & dns.flags.AA),
+        ra=bool(answer.flags & dns.flags.RA),
+        answer=_records(answer.answer),
+        authority=_records(answer.authority),
+        additional=_records(answer.additional),
+    )
+
+
+def axfr_open(address: str, port: int, zone: str, timeout: float = 1.0) -> bool | None:
+    """Whether `address#port` starts an AXFR of `zone` for an unsigned request from here.
+
+    Reads only the first message of the transfer (bounded by `timeout`): True when it holds
+    the zone's SOA, False on a refusal (any other rcode, or no SOA), None on no answer.
+    """
+    name = _name(zone)
+    message = dns.message.make_query(name, dns.rdatatype.AXFR)
+    message.flags &= ~dns.flags.RD
+    try:
+        answer = dns.query.tcp(message, address, port=port, timeout=timeout)
+    except (dns.exception.DNSException, OSError, EOFError, ValueError):
+        return None
+    if answer.rcode() != dns.rcode.NOERROR:
+        return False
+    return any(r.name == name and r.rdtype == dns.rdatatype.SOA for r in answer.answer)

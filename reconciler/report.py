@@ -109,37 +109,129 @@ def _md(text: str) -> str:
     return text.replace("|", "\\|").replace("`", "'")
 
 
+PLAN_MARKER = "<!-- dns-reconciler-plan -->"  # CI finds (and updates) its one comment by it
+MARKDOWN_ROWS = 400  # record rows in a comment: GitHub refuses comments over 65,536 characters
+MARKDOWN_PROBLEMS = 100
+_FOLD_ROWS = 25  # a zone with more rows than this is folded in <details>
+
+
+def _zone_overview(plan: Plan) -> list[str]:
+    """One row per changed zone: what happens, the serial, the counts."""
+    out = [
+        "| Zone | Action | Serial | RRsets added | removed | changed | Records |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for zone in plan.zones:
+        counts = zone.counts()
+        before = "-" if zone.serial_before is None else str(zone.serial_before)
+        after = "-" if zone.serial_after is None else str(zone.serial_after)
+        out.append(
+            f"| `{_md(zone.zone)}` | {zone.action} | {before} → {after} | {counts['add']} | "
+            f"{counts['remove']} | {counts['change']} | {zone.records_before} → "
+            f"{zone.records_after} |"
+        )
+    return out + [""]
+
+
+def _record_rows(change: Change) -> list[tuple[str, int, str]]:
+    """Like `_rows`, but a changed RRset with the same TTL shows only the records that differ
+    (adding a third NS shows one added record, not two removed and three added)."""
+    before, after = change.before, change.after
+    if before is None or after is None or before.ttl != after.ttl:
+        return _rows(change)
+    gone = [("-", before.ttl, d) for d in before.rdatas if d not in after.rdatas]
+    return gone + [("+", after.ttl, d) for d in after.rdatas if d not in before.rdatas]
+
+
+def _zone_table(zone: ZonePlan, budget: int) -> tuple[list[str], int]:
+    """The record rows of one zone (at most `budget`), folded when long; rows shown."""
+    rows = [
+        f"| {'➖' if sign == '-' else '➕'} | `{_md(change.owner)}` | {ttl} | "
+        f"{change.rtype} | `{_md(data)}` |"
+        for change in zone.changes
+        for sign, ttl, data in _record_rows(change)
+    ]
+    shown = rows[: max(budget, 0)]
+    out = ["| | Name | TTL | Type | Data |", "|---|---|---|---|---|", *shown, ""]
+    if len(shown) < len(rows):
+        out += [
+            f"… and {len(rows) - len(shown)} more record(s) not shown here: "
+            "`reconciler plan` shows them all.",
+            "",
+        ]
+    if len(rows) > _FOLD_ROWS:
+        out = [f"<details><summary>{len(rows)} record(s)</summary>", "", *out, "</details>", ""]
+    return out, len(shown)
+
+
+def _verdict_markdown(plan: Plan) -> list[str]:
+    if plan.verdict == "unsafe":
+        return [
+            f"**Verdict:** ⛔ unsafe: {_md('; '.join(plan.unsafe_reasons))}.",
+            "",
+            "To apply it anyway, end the head commit's message with this trailer line "
+            "(or pass `--allow-unsafe` to `reconciler apply` on the primary):",
+            "",
+            "```",
+            ALLOW_TRAILER,
+            "```",
+        ]
+    if plan.verdict == "allowed":
+        return [
+            f"**Verdict:** ⚠️ unsafe but allowed (`{ALLOW_TRAILER}`): "
+            f"{_md('; '.join(plan.unsafe_reasons))}"
+        ]
+    return [f"**Verdict:** {_md(_verdict_text(plan))}"]
+
+
 def plan_markdown(plan: Plan) -> str:
+    """The plan as a pull-request comment: the marker CI finds it by, an overview of the zones,
+    each zone's records, the problems and the verdict (with how to allow an unsafe change).
+    Long plans are cut at MARKDOWN_ROWS record rows to stay under GitHub's comment size."""
     icon = {"safe": "✅", "allowed": "⚠️", "unsafe": "⛔", "invalid": "❌"}[plan.verdict]
     out = [
+        PLAN_MARKER,
         f"### dns-reconciler plan {icon} {plan.verdict}",
         "",
         f"`{plan.base}` → `{plan.head}`: {len(plan.zones)} zone(s) changed, "
         f"{len(plan.unchanged)} unchanged",
         "",
     ]
+    if len(plan.zones) > 1:
+        out += _zone_overview(plan)
+    budget = MARKDOWN_ROWS
     for zone in plan.zones:
-        out += [f"#### `{zone.zone}` ({zone.action}, {_serials(zone)})", "", _summary(zone), ""]
+        out += [
+            f"#### `{_md(zone.zone)}` ({zone.action}, {_serials(zone)})",
+            "",
+            _summary(zone),
+            "",
+        ]
         if zone.changes:
-            out += ["| | Name | TTL | Type | Data |", "|---|---|---|---|---|"]
-            for change in zone.changes:
-                out += [
-                    f"| {'➖' if sign == '-' else '➕'} | `{_md(change.owner)}` | {ttl} | "
-                    f"{change.rtype} | `{_md(data)}` |"
-                    for sign, ttl, data in _rows(change)
-                ]
-            out.append("")
+            table, shown = _zone_table(zone, budget)
+            budget -= shown
+            out += table
         out += [f"> ⛔ **unsafe**: {_md(reason)}" for reason in zone.unsafe]
         if zone.unsafe:
             out.append("")
+    if any(zone.serial_after is not None for zone in plan.zones):
+        out += [
+            "_Serials count from the base commit's files; `apply` serves the next serial "
+            "after the one the primary serves then._",
+            "",
+        ]
     errors = [p for p in plan.problems if p.severity == "error"]
     warnings = [p for p in plan.problems if p.severity == "warning"]
     if errors or warnings:
-        out += ["#### Problems", ""]
-        out += [f"- ❌ `{_md(str(p))}`" for p in errors]
-        out += [f"- ⚠️ `{_md(str(p))}`" for p in warnings]
+        listed = [f"- ❌ `{_md(str(p))}`" for p in errors]
+        listed += [f"- ⚠️ `{_md(str(p))}`" for p in warnings]
+        out += ["#### Problems", "", *listed[:MARKDOWN_PROBLEMS]]
+        if len(listed) > MARKDOWN_PROBLEMS:
+            out.append(
+                f"- … and {len(listed) - MARKDOWN_PROBLEMS} more: `reconciler check` lists them all"
+            )
         out.append("")
-    out.append(f"**Verdict:** {_md(_verdict_text(plan))}")
+    out += _verdict_markdown(plan)
     return "\n".join(out)
 
 

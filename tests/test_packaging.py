@@ -79,6 +79,9 @@ def test_wheel_installs_template_and_hooks(tmp_path: Path) -> None:
         "zones/common/shared.j2",
         "host/policy.toml",
         "README.md",
+        ".gitlab-ci.yml",
+        ".pre-commit-config.yaml",
+        ".github/workflows/dns-reconciler.yml",
     ):
         assert (tmp_path / "zones" / name).is_file(), name
     subprocess.run(["git", "init", "-q", "--bare", str(tmp_path / "bare.git")], check=True)
