@@ -80,6 +80,8 @@ class _Nudge(FileSystemEventHandler):
         self.daemon = daemon
 
     def on_any_event(self, event: FileSystemEvent) -> None:
+        if event.event_type in ("opened", "closed_no_write"):
+            return  # a read (ours, resolving the branch) is no push: waking on it would loop
         path = str(event.src_path)
         if "/refs/" in path or path.endswith(("packed-refs", "HEAD", "FETCH_HEAD")):
             self.daemon.wake("push")

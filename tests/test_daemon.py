@@ -21,6 +21,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 import git
@@ -249,6 +250,8 @@ def test_named_down_backs_off_and_recovers_without_a_push(site: Site) -> None:
         lambda e: e.get("event") == "reconcile failed; backing off", "a second failure"
     )
     assert second["retry_in"] > first["retry_in"]  # the backoff grows
+    gap = datetime.fromisoformat(second["timestamp"]) - datetime.fromisoformat(first["timestamp"])
+    assert gap.total_seconds() >= first["retry_in"] * 0.9  # and is waited out, not cut short
     status, body = site.get("/healthz")
     assert status == 503 and "named does not answer" in body
     metrics = _metrics(site)
