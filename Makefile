@@ -5,7 +5,8 @@ PY := $(VENV)/bin/python
 BIND_TOOLS := /usr/bin/named-checkzone
 NAMED := /usr/sbin/named
 
-.PHONY: demo test lint bench bind-tools bind signing-tools deploy-tools venv clean
+.PHONY: demo test lint bench bind-tools bind signing-tools deploy-tools venv clean \
+	debootstrap image integration
 
 venv: $(VENV)/.installed
 
@@ -35,13 +36,31 @@ deploy-tools:
 	@command -v systemd-analyze >/dev/null || { apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq systemd; }
 
-test: venv bind signing-tools deploy-tools
-	$(VENV)/bin/ruff check reconciler tests bench
-	$(PY) -m pytest -q
+# debootstrap, to make the base image (debian:bookworm-slim) from Debian's packages.
+debootstrap:
+	@command -v debootstrap >/dev/null || test -x /usr/sbin/debootstrap || { \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap; }
+
+# The image of deploy/Dockerfile, built offline (integration/images.py): the base made with
+# debootstrap once per machine, the wheelhouse once per dependency list, the image again only
+# when its inputs change. Without a Docker engine this says so and goes on: the integration
+# suite then skips (or fails, with CI=true).
+image: venv debootstrap
+	@if $(PY) -c 'import docker; docker.from_env().ping()' >/dev/null 2>&1; then \
+	  $(PY) -m integration.images image; \
+	else echo "image: no Docker engine answers; the integration suite will say so"; fi
+
+# BIND primary and secondaries in Docker containers, with real faults (integration/).
+integration: venv image
+	$(PY) -m pytest -q integration
+
+test: venv bind signing-tools deploy-tools image
+	$(VENV)/bin/ruff check reconciler tests bench integration
+	$(PY) -m pytest -q tests integration
 
 lint: venv
-	$(VENV)/bin/ruff check reconciler tests bench
-	$(VENV)/bin/ruff format --check reconciler tests bench
+	$(VENV)/bin/ruff check reconciler tests bench integration
+	$(VENV)/bin/ruff format --check reconciler tests bench integration
 
 # A primary and two secondaries on loopback, a repo, one apply; Ctrl-C stops it all.
 # DEMO_DIR=/some/dir make demo keeps the demo's files there.

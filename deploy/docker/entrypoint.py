@@ -1,0 +1,377 @@
+"""The container's entrypoint: set a role's files up, then run and supervise its processes.
+
+    entrypoint.py primary | secondary | parent | outsider
+
+primary
+    On the first start: the TSIG transfer key (/etc/bind/tsig/transfer.key, `tsig-keygen`)
+    and the rndc key (/etc/bind/rndc.key, `rndc-confgen`), never in the image and never
+    printed; /etc/reconciler/daemon.toml (from deploy/docker/daemon.toml) when none is
+    mounted; the bare repo users push to (/srv/git/zones.git) with the reconciler's git
+    hooks; an empty catalog zone and include so named can start before the first push.
+    At every start: named.conf (deploy/docker/named-primary.conf, with $NAMED_OPTIONS
+    inside options { }), then named, then `reconciler run` (its JSON log goes to
+    /var/log/reconciler/daemon.log and to the container's output).
+secondary
+    The TSIG key at /etc/bind/transfer.key (or copied from $TSIG_KEY_FROM once it exists)
+    and the output of `reconciler bind-config --secondary NAME` at
+    /etc/bind/reconciler-secondary.conf (or, when $PRIMARY_ADDRESS is set and that file is
+    missing, that command run here for a repo naming only the primary and this secondary).
+    Its two parts go into named.conf (deploy/docker/named-secondary.conf); then named.
+parent
+    named serving every /srv/parent/NAME.zone as zone NAME (a TLD with delegations).
+outsider
+    Nothing runs: a host on the network with dig and Python, for the tests.
+
+Processes that exit are started again after a pause (named and the daemon alike);
+SIGTERM stops the daemon first (it finishes a reconcile under way), then named. Run the
+container with an init (`docker run --init`, compose `init: true`) to reap orphans.
+"""
+
+from __future__ import annotations
+
+import grp
+import os
+import shutil
+import signal
+import string
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from reconciler import bind, probe
+from reconciler.atomic import write_atomic
+from reconciler.hooks import install_hooks
+from reconciler.hostconfig import load_host_config
+from reconciler.keys import read_key_file
+
+HERE = Path(__file__).resolve().parent
+VENV_BIN = Path(sys.executable).parent
+RECONCILER = str(VENV_BIN / "reconciler")
+
+DAEMON_TOML = Path("/etc/reconciler/daemon.toml")
+NAMED_CONF = Path("/etc/bind/named.conf")
+RNDC_KEY = Path("/etc/bind/rndc.key")
+PRIMARY_TSIG = Path("/etc/bind/tsig/transfer.key")
+SECONDARY_TSIG = Path("/etc/bind/transfer.key")
+SECONDARY_PIECE = Path("/etc/bind/reconciler-secondary.conf")
+PARENT_ZONES = Path("/srv/parent")
+DAEMON_LOG = Path("/var/log/reconciler/daemon.log")
+DAEMON_PID = Path("/run/reconciler/daemon.pid")
+RESTART_PAUSE = 2.0
+STOP_GRACE = 60.0
+WAIT_FOR_KEY = 300.0
+
+
+def say(message: str) -> None:
+    print(f"entrypoint: {message}", flush=True)
+
+
+def fail(message: str) -> None:
+    print(f"entrypoint: error: {message}", file=sys.stderr, flush=True)
+    sys.exit(1)
+
+
+def run(*argv: str) -> subprocess.CompletedProcess[str]:
+    """Run a command; on failure, say which and its stderr (never its stdout: a key)."""
+    done = subprocess.run(argv, capture_output=True, text=True, errors="replace")
+    if done.returncode != 0:
+        fail(f"{' '.join(argv[:2])} exited {done.returncode}: {done.stderr.strip()}")
+    return done
+
+
+def bind_gid() -> int:
+    return grp.getgrnam("bind").gr_gid
+
+
+def make_dir(path: Path, mode: int = 0o755, group_bind: bool = False, owner_bind: bool = False):
+    path.mkdir(parents=True, exist_ok=True)
+    if owner_bind:
+        shutil.chown(path, "bind", "bind")
+    elif group_bind:
+        os.chown(path, 0, bind_gid())
+    path.chmod(mode)
+
+
+def secret_file(path: Path, text: str) -> None:
+    """A key file: root:bind 0640, written without ever being readable by others."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+    os.chown(temp, 0, bind_gid())
+    os.chmod(temp, 0o640)
+    os.replace(temp, path)
+
+
+def render(template: str, target: Path, **values: str) -> None:
+    text = string.Template((HERE / template).read_text()).substitute(values)
+    target.write_text(text)
+    target.chmod(0o644)
+
+
+def extra_options() -> str:
+    """$NAMED_OPTIONS (statements for options { }, `;`-terminated), one per line."""
+    raw = os.environ.get("NAMED_OPTIONS", "").strip()
+    return "".join(f"\t{line.strip()}\n" for line in raw.splitlines() if line.strip())
+
+
+def common_named_setup() -> None:
+    make_dir(Path("/var/log/named"), 0o750, owner_bind=True)
+    make_dir(Path("/run/named"), 0o775, owner_bind=True)
+    make_dir(Path("/var/cache/bind"), 0o775, owner_bind=True)
+    shutil.copyfile(HERE / "named-logging.conf", "/etc/bind/named-logging.conf")
+
+
+def checkconf() -> None:
+    """named-checkconf on the written named.conf (its messages scrubbed of key secrets)."""
+    complaints = bind.checkconf(NAMED_CONF)
+    if complaints:
+        fail(f"named-checkconf {NAMED_CONF}: " + "; ".join(complaints))
+
+
+# --- roles ---------------------------------------------------------------------------------
+
+
+def setup_primary() -> None:
+    common_named_setup()
+    key_name = os.environ.get("TSIG_KEY_NAME", "transfer-key")
+    if not PRIMARY_TSIG.exists():
+        make_dir(PRIMARY_TSIG.parent, 0o750, group_bind=True)
+        made = run("tsig-keygen", "-a", "hmac-sha256", key_name)
+        secret_file(PRIMARY_TSIG, made.stdout)
+        say(f"made the TSIG key '{key_name}' in {PRIMARY_TSIG} (the secret is not shown)")
+    if not RNDC_KEY.exists():
+        run("rndc-confgen", "-a", "-k", "rndc-key", "-c", str(RNDC_KEY))
+        os.chown(RNDC_KEY, 0, bind_gid())
+        RNDC_KEY.chmod(0o640)
+        say(f"made the rndc key in {RNDC_KEY}")
+    if not DAEMON_TOML.exists():
+        DAEMON_TOML.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(HERE / "daemon.toml", DAEMON_TOML)
+        say(f"wrote {DAEMON_TOML} from the image's default")
+
+    host = load_host_config(DAEMON_TOML)
+    make_dir(host.zone_dir, 0o775, group_bind=True)  # named writes journals beside the zones
+    make_dir(host.include_file.parent, 0o755)
+    make_dir(host.state_dir, 0o750)
+    if not host.include_file.exists():  # named starts before the first push: an empty catalog
+        catalog = host.zone_dir / f"{bind.CATALOG}.zone"
+        write_atomic(catalog, bind.catalog_zone_text([], 1))
+        include = bind.primary_include(
+            {}, [], key_name, catalog, host.transfer_key_file if host.include_key else None
+        )
+        write_atomic(host.include_file, include)
+        say(f"wrote an empty catalog zone and {host.include_file}")
+    if not host.repo.exists():
+        run("git", "init", "-q", "--bare", "--initial-branch", host.branch, str(host.repo))
+        install_hooks(host.repo, RECONCILER, DAEMON_TOML, host.branch)
+        say(f"made the bare repo {host.repo} with the reconciler's git hooks")
+    render(
+        "named-primary.conf",
+        NAMED_CONF,
+        extra_options=extra_options(),
+        include_file=str(host.include_file),
+    )
+    checkconf()
+
+
+def secondary_piece() -> str:
+    """What `reconciler bind-config --secondary NAME` printed (made here if need be)."""
+    if SECONDARY_PIECE.exists():
+        return SECONDARY_PIECE.read_text()
+    primary = os.environ.get("PRIMARY_ADDRESS")
+    if not primary:
+        fail(
+            f"{SECONDARY_PIECE} is missing: put there what `reconciler bind-config "
+            "--secondary NAME` prints on the primary, or set PRIMARY_ADDRESS"
+        )
+    name = os.environ.get("SECONDARY_NAME") or os.uname().nodename
+    key_name = read_key_file(SECONDARY_TSIG).name
+    with tempfile.TemporaryDirectory() as folder:
+        Path(folder, "reconciler.toml").write_text(
+            f'[primary]\nname = "{os.environ.get("PRIMARY_NAME", "primary")}"\n'
+            f'address = "{primary}"\nport = {int(os.environ.get("PRIMARY_PORT", "53"))}\n\n'
+            f'[[secondary]]\nname = "{name}"\naddress = "127.0.0.1"\n\n'
+            f'[transfer]\ntsig_key = "{key_name}"\n'
+        )
+        run("git", "init", "-q", folder)
+        made = run(RECONCILER, "-C", folder, "bind-config", "--secondary", name)
+    SECONDARY_PIECE.write_text(made.stdout)
+    say(f"wrote {SECONDARY_PIECE} with `reconciler bind-config --secondary {name}`")
+    return made.stdout
+
+
+def split_piece(text: str) -> tuple[str, str]:
+    """bind-config's output: (top-level statements, lines for options { }), by its step notes."""
+    top, options, where = [], [], None
+    for line in text.splitlines():
+        if line.startswith("// 3."):
+            where = top
+        elif line.startswith("// 4."):
+            where = options
+        elif line.startswith("// 5."):
+            where = None
+        elif where is not None and not line.startswith("//"):
+            where.append(line)
+    if not any(line.strip() for line in top) or not any(line.strip() for line in options):
+        fail(f"{SECONDARY_PIECE} is not what `reconciler bind-config` prints (no steps 3 and 4)")
+    return "\n".join(top).strip() + "\n", "\n".join(options).rstrip() + "\n"
+
+
+def setup_secondary() -> None:
+    common_named_setup()
+    source = os.environ.get("TSIG_KEY_FROM")
+    if not SECONDARY_TSIG.exists() and source:
+        say(f"waiting for the primary's TSIG key at {source} ...")
+        end = time.monotonic() + WAIT_FOR_KEY
+        while not Path(source).exists():
+            if time.monotonic() > end:
+                fail(f"{source} did not appear in {WAIT_FOR_KEY:.0f} s")
+            time.sleep(1)
+        secret_file(SECONDARY_TSIG, Path(source).read_text())
+        say(f"copied the TSIG key to {SECONDARY_TSIG}")
+    if not SECONDARY_TSIG.exists():
+        fail(f"{SECONDARY_TSIG} is missing: copy the primary's transfer key there")
+    os.chown(SECONDARY_TSIG, 0, bind_gid())
+    SECONDARY_TSIG.chmod(0o640)
+    top_level, options = split_piece(secondary_piece())
+    make_dir(Path("/var/cache/bind/catalog"), 0o775, owner_bind=True)
+    render(
+        "named-secondary.conf",
+        NAMED_CONF,
+        extra_options=extra_options(),
+        options=options,
+        top_level=top_level,
+    )
+    checkconf()
+
+
+def setup_parent() -> None:
+    common_named_setup()
+    zones = []
+    for file in sorted(PARENT_ZONES.glob("*.zone")):
+        name = file.name.removesuffix(".zone")
+        zones.append(f'zone "{name}" {{\n\ttype primary;\n\tfile "{file}";\n}};')
+    if not zones:
+        fail(f"no zone files in {PARENT_ZONES} (NAME.zone for zone NAME)")
+    render("named-parent.conf", NAMED_CONF, extra_options=extra_options(), zones="\n".join(zones))
+    checkconf()
+
+
+# --- supervision ---------------------------------------------------------------------------
+
+
+class Child:
+    """One supervised process: started again after a pause whenever it exits."""
+
+    def __init__(self, name: str, argv: list[str], log: Path | None = None) -> None:
+        self.name, self.argv, self.log = name, argv, log
+        self.process: subprocess.Popen[bytes] | None = None
+        self.restart_at = 0.0
+        self.starts = 0
+
+    def start(self) -> None:
+        self.starts += 1
+        if self.log is None:
+            self.process = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL)
+        else:
+            self.process = subprocess.Popen(
+                self.argv,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+            )
+            threading.Thread(target=self._tee, args=(self.process,), daemon=True).start()
+        if self.name == "daemon":
+            DAEMON_PID.parent.mkdir(parents=True, exist_ok=True)
+            DAEMON_PID.write_text(f"{self.process.pid}\n")
+        say(f"started {self.name} (pid {self.process.pid}, start {self.starts})")
+
+    def _tee(self, process: subprocess.Popen[bytes]) -> None:
+        """The daemon's JSON log: appended to its file and copied to the container's output."""
+        assert process.stderr is not None and self.log is not None
+        self.log.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.log, "ab", buffering=0) as file:
+            for line in process.stderr:
+                file.write(line)
+                sys.stdout.buffer.write(line)
+                sys.stdout.flush()
+
+    def check(self) -> None:
+        """Start it again when it has exited and the pause is over."""
+        if self.process is None:
+            if time.monotonic() >= self.restart_at:
+                self.start()
+            return
+        code = self.process.poll()
+        if code is not None:
+            say(f"{self.name} exited (status {code}); starting it again in {RESTART_PAUSE:g} s")
+            self.process = None
+            self.restart_at = time.monotonic() + RESTART_PAUSE
+
+    def stop(self, grace: float) -> None:
+        process = self.process
+        if process is None or process.poll() is not None:
+            return
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(grace)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        say(f"stopped {self.name} (status {process.returncode})")
+
+
+def wait_for_named(limit: float = 60.0) -> None:
+    end = time.monotonic() + limit
+    while probe.soa_serial("127.0.0.1", 53, bind.CATALOG, timeout=0.5) is None:
+        if time.monotonic() > end:
+            say(f"named does not serve {bind.CATALOG} after {limit:g} s; starting the daemon")
+            return
+        time.sleep(0.2)
+
+
+def supervise(children: list[Child]) -> None:
+    stopping = threading.Event()
+
+    def on_signal(signum: int, _frame: object) -> None:
+        say(f"signal {signum}: stopping")
+        stopping.set()
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, on_signal)
+    for index, child in enumerate(children):
+        child.start()
+        if index == 0 and len(children) > 1:
+            wait_for_named()
+    while not stopping.wait(0.2):
+        for child in children:
+            child.check()
+    for child in reversed(children):  # the daemon first: it finishes a reconcile under way
+        child.stop(STOP_GRACE if child.name == "daemon" else 20.0)
+
+
+def main(argv: list[str]) -> None:
+    role = argv[1] if len(argv) > 1 else "primary"
+    named = Child("named", ["named", "-f", "-u", "bind", "-c", str(NAMED_CONF)])
+    if role == "primary":
+        setup_primary()
+        daemon = Child("daemon", [RECONCILER, "run", "--config", str(DAEMON_TOML)], DAEMON_LOG)
+        supervise([named, daemon])
+    elif role == "secondary":
+        setup_secondary()
+        supervise([named])
+    elif role == "parent":
+        setup_parent()
+        supervise([named])
+    elif role == "outsider":
+        supervise([])
+    else:
+        fail(f"unknown role {role!r}: primary, secondary, parent or outsider")
+
+
+if __name__ == "__main__":
+    main(sys.argv)
