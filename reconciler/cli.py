@@ -285,27 +285,60 @@ def status_command(config_path: str, fmt: str) -> int:
     show_default=True,
     help="Where the secondary keeps the zones it learns from the catalog.",
 )
+@click.option(
+    "--min-update-interval",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Seconds between two applied catalog updates (BIND's default: 5).",
+)
 @click.option("--rev", default=None, help="Read reconciler.toml at this revision.")
+@FORMAT
 @click.pass_obj
 @_edge
 def bind_config_command(
-    repo_dir: Path, name: str, key_file: str, zone_dir: str, rev: str | None
+    repo_dir: Path,
+    name: str,
+    key_file: str,
+    zone_dir: str,
+    min_update_interval: int | None,
+    rev: str | None,
+    fmt: str,
 ) -> int:
     """Print the BIND configuration a secondary needs (primaries, TSIG, catalog zone)."""
     found = inspect(source.open_repo(repo_dir), rev, only=())
     config = found.config
-    if not any(p.file == "reconciler.toml" for p in found.errors):
-        names = [s.name for s in config.secondaries]
-        if name not in names:
-            raise ReconcilerError(
-                f"reconciler.toml: no secondary named '{name}' (have: {', '.join(names) or 'none'})"
+    invalid = [p for p in found.errors if p.file == "reconciler.toml"]
+    if invalid:
+        raise ValidationError(invalid)
+    names = [s.name for s in config.secondaries]
+    if name not in names:
+        raise ReconcilerError(
+            f"reconciler.toml: no secondary named '{name}' (have: {', '.join(names) or 'none'})"
+        )
+    piece = bind.secondary_config(
+        config.primary,
+        config.tsig_key or "transfer-key",
+        Path(key_file),
+        Path(zone_dir),
+        min_update_interval=min_update_interval,
+    )
+    if fmt == "json":
+        click.echo(
+            json.dumps(
+                {
+                    "secondary": name,
+                    "primary": piece.primary,
+                    "key_file": str(piece.key_file),
+                    "zone_dir": str(piece.zone_dir),
+                    "top_level": piece.top_level,
+                    "options": piece.options,
+                },
+                indent=2,
             )
-        text = bind.secondary_config(
-            config.primary, config.tsig_key or "transfer-key", Path(key_file), Path(zone_dir)
-        ).text()
-        click.echo(text)
-        return EXIT_OK
-    raise ValidationError([p for p in found.errors if p.file == "reconciler.toml"])
+        )
+    else:
+        click.echo(piece.text())
+    return EXIT_OK
 
 
 @main.command("demo")

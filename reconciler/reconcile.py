@@ -232,7 +232,7 @@ def _deploy(run: _Run, plan: Plan, head: Inspection) -> Outcome:
     added = {z.zone for z in plan.zones if z.action == "add"}
     offset = _log_offset(run.host)
     _write(run, zones, removed, reconfigure=bool(added or removed))
-    failed = _confirm_primary(run, zones)
+    failed = _confirm_primary(run, zones, offset)
     if failed:
         reason = _failure_reason(run, failed, offset)
         return _rollback(run, plan, zones, reason)
@@ -308,24 +308,36 @@ def _zone_file(host: HostConfig, zone: str) -> Path:
     return host.zone_dir / f"{zone}.zone"
 
 
-def _confirm_primary(run: _Run, zones: dict[str, CanonicalZone]) -> list[str]:
-    """Zones the primary does not serve at the new serial by the deadline."""
+def _confirm_primary(run: _Run, zones: dict[str, CanonicalZone], offset: int = 0) -> list[str]:
+    """Zones the primary does not serve at the new serial by the deadline.
+
+    Gives up on a zone at once when named's log (after byte `offset`) says it refused it.
+    """
     primary, _ = run.servers()
     failed = []
     end = time.monotonic() + run.host.primary_deadline
     for name, zone in sorted(zones.items()):
-        seen = probe.wait_for_serial(
-            primary.address, primary.port, name, zone.serial, max(end - time.monotonic(), 0.5)
-        )
-        if seen != zone.serial:
-            failed.append(name)
-            run.log.warning(
-                "primary did not load the zone",
-                zone=name,
-                want=zone.serial,
-                serving=seen,
-                stage="confirm",
+        while True:
+            seen = probe.soa_serial(
+                primary.address, primary.port, name, timeout=run.host.query_timeout
             )
+            if seen == zone.serial:
+                break
+            refused = (
+                run.host.log_file is not None
+                and bind.load_failure_reason(run.host.log_file, name, offset) is not None
+            )
+            if refused or time.monotonic() >= end:
+                failed.append(name)
+                run.log.warning(
+                    "primary did not load the zone",
+                    zone=name,
+                    want=zone.serial,
+                    serving=seen,
+                    stage="confirm",
+                )
+                break
+            time.sleep(0.1)
     return failed
 
 
@@ -402,10 +414,11 @@ def _rollback(run: _Run, plan: Plan, attempted: dict[str, CanonicalZone], reason
         restored[name] = _good(run, name).with_serial(serial)
     new = {z.zone for z in plan.zones if z.action == "add"}
     removed = {z.zone for z in plan.zones if z.action == "remove"}
+    offset = _log_offset(run.host)
     _write(run, restored, new, reconfigure=bool(new or removed))
     for name in new:
         _zone_file(run.host, name).unlink(missing_ok=True)
-    _confirm_primary(run, restored)
+    _confirm_primary(run, restored, offset)
     lagging = _confirm_secondaries(run, {z: c.serial for z, c in restored.items()})
     zones = dict(run.state.zones)
     for name, zone in restored.items():

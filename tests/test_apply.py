@@ -347,6 +347,24 @@ def test_bind_config_for_a_secondary(deployment: Deployment) -> None:
     primary = deployment.sandbox.servers.primary
     assert f'127.0.0.1 port {primary.port} key "transfer-key"' in result.stdout
     assert "catalog-zones" in result.stdout and "allow-new-zones yes;" in result.stdout
+    as_json = CliRunner().invoke(
+        main,
+        [
+            "-C",
+            clone,
+            "bind-config",
+            "--secondary",
+            "ns3",
+            "--min-update-interval",
+            "1",
+            "--format",
+            "json",
+        ],
+    )
+    assert as_json.exit_code == 0, as_json.output
+    piece = json.loads(as_json.stdout)
+    assert "min-update-interval 1" in piece["options"]
+    assert 'zone "catalog.invalid"' in piece["top_level"] and piece["secondary"] == "ns3"
     missing = CliRunner().invoke(main, ["-C", clone, "bind-config", "--secondary", "ns9"])
     assert missing.exit_code == 1
     assert missing.stderr.strip() == (
