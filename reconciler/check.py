@@ -9,6 +9,7 @@ every problem at once, plus each valid zone's canonical form. Called by
 
 from __future__ import annotations
 
+import posixpath
 import tomllib
 from collections.abc import Collection
 from dataclasses import dataclass, replace
@@ -20,7 +21,7 @@ from .config import CONFIG_FILE, DEFAULT, RepoConfig, parse_repo_config
 from .errors import Problem, ValidationError
 from .host.policy import parse_policy
 from .validate import check_zones
-from .zones import CanonicalZone, ZoneText, load_zone, zone_files
+from .zones import CanonicalZone, ZoneText, load_zone, zone_files, zone_name
 
 POLICY_FILE = "host/policy.toml"
 
@@ -64,6 +65,23 @@ def _lenient_vars(text: str) -> dict[str, object]:
     return variables if isinstance(variables, dict) else {}
 
 
+def read_config(repo: git.Repo, rev: str | None) -> tuple[RepoConfig, list[Problem]]:
+    """reconciler.toml at `rev` and what is wrong with it.
+
+    When it is missing or invalid, the defaults (with its [vars], so templates still
+    render and report) stand in, and the problems say why.
+    """
+    text, problems = _decoded(CONFIG_FILE, source.read_file(repo, rev, CONFIG_FILE))
+    if text is None and not problems:
+        return DEFAULT, [Problem(CONFIG_FILE, "missing: run 'reconciler init' or add it")]
+    if text is None:
+        return DEFAULT, problems
+    try:
+        return parse_repo_config(text), problems
+    except ValidationError as exc:
+        return replace(DEFAULT, variables=_lenient_vars(text)), [*problems, *exc.problems]
+
+
 def inspect(
     repo: git.Repo, rev: str | None, only: Collection[str] | None = None, own_checks: bool = True
 ) -> Inspection:
@@ -72,18 +90,7 @@ def inspect(
     `own_checks=False` leaves out the checks BIND does not make: for a revision
     already deployed, whose canonical form is all that is wanted.
     """
-    problems: list[Problem] = []
-    text, found = _decoded(CONFIG_FILE, source.read_file(repo, rev, CONFIG_FILE))
-    problems += found
-    config = DEFAULT
-    if text is None and not found:
-        problems.append(Problem(CONFIG_FILE, "missing: run 'reconciler init' or add it"))
-    elif text is not None:
-        try:
-            config = parse_repo_config(text)
-        except ValidationError as exc:
-            problems += exc.problems
-            config = replace(DEFAULT, variables=_lenient_vars(text))
+    config, problems = read_config(repo, rev)
     snapshot = source.read_snapshot(
         repo, rev, [config.zones_dir], [POLICY_FILE], config.safety.max_zone_bytes
     )
@@ -130,13 +137,14 @@ def inspect(
     )
 
 
-def zones_touched(paths: Collection[str], zone_paths: dict[str, str], zones_dir: str) -> set[str]:
-    """Zones whose file changed; every zone when a shared file (include, config) changed."""
-    names = {v: k for k, v in zone_paths.items()}
+def zones_touched(paths: Collection[str], zones_dir: str) -> set[str] | None:
+    """Zones whose own file changed among `paths`; None (every zone) when a shared file
+    (an include, a template piece, reconciler.toml) changed."""
     touched = set()
     for path in paths:
-        if path in names:
-            touched.add(names[path])
+        name = zone_name(path)
+        if name and posixpath.dirname(path) == zones_dir:
+            touched.add(name)
         elif path.startswith(zones_dir + "/") or path == CONFIG_FILE:
-            return set(zone_paths)
+            return None
     return touched

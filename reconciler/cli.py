@@ -19,7 +19,7 @@ from typing import Any
 import click
 
 from . import bind, daemon, demo, doctor, hooks, log, reconcile, report, source, status
-from .check import inspect, zones_touched
+from .check import inspect, read_config, zones_touched
 from .errors import ReconcilerError, ValidationError
 from .hostconfig import load_host_config
 from .init import init_repo
@@ -101,9 +101,8 @@ def check_command(repo_dir: Path, rev: str | None, base: str | None, fmt: str) -
     repo = source.open_repo(repo_dir)
     only = None
     if base is not None:
-        head = inspect(repo, rev, only=())
-        changed = source.changed_paths(repo, base, rev)
-        only = zones_touched(changed, head.zone_paths, head.config.zones_dir)
+        zones_dir = read_config(repo, rev)[0].zones_dir
+        only = zones_touched(source.changed_paths(repo, base, rev), zones_dir)
     result = inspect(repo, rev, only=only)
     if fmt == "json":
         click.echo(json.dumps(report.check_json(result), indent=2))
@@ -137,14 +136,11 @@ def plan_command(
         source.resolve(repo, head)
     if base is None:
         base = "HEAD" if head is None else _parent(repo, head)
-    after_all = inspect(repo, head, only=())
     before = None
-    only = set(after_all.zone_paths)
+    only: set[str] | None = None
     if base is not None:
-        before_all = inspect(repo, base, only=())
-        changed = source.changed_paths(repo, base, head)
-        every = {**before_all.zone_paths, **after_all.zone_paths}
-        only = zones_touched(changed, every, after_all.config.zones_dir)
+        zones_dir = read_config(repo, head)[0].zones_dir
+        only = zones_touched(source.changed_paths(repo, base, head), zones_dir)
         with ThreadPoolExecutor(max_workers=1) as pool:  # base and head side by side
             other = source.open_repo(repo_dir)  # a git.Repo is not shared between threads
             pending = pool.submit(inspect, other, base, only, False)
@@ -163,7 +159,8 @@ def plan_command(
         now=datetime.now(UTC),
         allow_unsafe=allowed,
         problems=after.problems,
-        invalid=(only & set(after.zone_paths)) - set(after.zones),
+        invalid=set(after.zone_paths if only is None else only & set(after.zone_paths))
+        - set(after.zones),
     )
     if fmt == "json":
         click.echo(json.dumps(plan.to_dict(), indent=2))
@@ -305,9 +302,7 @@ def bind_config_command(
     fmt: str,
 ) -> int:
     """Print the BIND configuration a secondary needs (primaries, TSIG, catalog zone)."""
-    found = inspect(source.open_repo(repo_dir), rev, only=())
-    config = found.config
-    invalid = [p for p in found.errors if p.file == "reconciler.toml"]
+    config, invalid = read_config(source.open_repo(repo_dir), rev)
     if invalid:
         raise ValidationError(invalid)
     names = [s.name for s in config.secondaries]

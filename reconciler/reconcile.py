@@ -195,8 +195,9 @@ def _zones_to_check(run: _Run, head_all: Inspection) -> set[str]:
     if not last:
         return everything
     changed = source.changed_paths(run.repo, last, run.target)
-    paths = {**inspect(run.repo, last, only=()).zone_paths, **head_all.zone_paths}
-    touched = zones_touched(changed, paths, head_all.config.zones_dir)
+    touched = zones_touched(changed, head_all.config.zones_dir)
+    if touched is None:  # a shared file changed
+        return everything
     missing = {
         z
         for z in everything

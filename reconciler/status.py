@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 
 from . import probe, source
-from .check import inspect
+from .check import read_config
 from .hostconfig import HostConfig
 from .serial import is_newer
 from .state import load_state
@@ -67,7 +67,7 @@ class Status:
 def gather(host: HostConfig) -> Status:
     state = load_state(host.state_dir)
     repo = source.open_repo(host.repo)
-    config = inspect(repo, state.last_applied or host.branch, only=()).config
+    config = read_config(repo, state.last_applied or host.branch)[0]
     servers = (
         ServerInfo(config.primary.name, "primary", config.primary.address, config.primary.port),
         *(ServerInfo(s.name, "secondary", s.address, s.port) for s in config.secondaries),
