@@ -10,11 +10,8 @@ branch head. `--detach` leaves it running and records the processes in
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,7 +22,7 @@ from .hooks import default_program, install_hooks
 from .hostconfig import HostConfig, load_host_config
 from .init import commit_all, init_repo
 from .reconcile import Outcome, apply
-from .sandbox import Servers, free_port, start_servers, stop_detached
+from .sandbox import Servers, alive, free_port, start_servers, stop_detached, terminate
 
 RECORD = "demo.json"
 
@@ -164,12 +161,7 @@ def stop(root: Path, grace: float = 60.0) -> int:
     if record.exists():
         pid = json.loads(record.read_text(encoding="utf-8")).get("daemon_pid")
     if pid and _is_daemon(pid, root):
-        os.kill(pid, signal.SIGTERM)  # it finishes a reconcile under way, then exits
-        end = time.monotonic() + grace
-        while _is_daemon(pid, root) and time.monotonic() < end:
-            time.sleep(0.05)
-        if _is_daemon(pid, root):
-            os.kill(pid, signal.SIGKILL)
+        terminate(pid, grace)  # SIGTERM: it finishes a reconcile under way, then exits
     stopped = stop_detached(root / "servers")
     record.unlink(missing_ok=True)
     return len(stopped)
@@ -179,7 +171,6 @@ def _is_daemon(pid: int, root: Path) -> bool:
     """`pid` is alive (not a zombie) and is the demo's `reconciler run`."""
     try:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()[0]
     except OSError:
         return False
-    return state != "Z" and b"run" in cmdline and str(root / "daemon.toml").encode() in cmdline
+    return alive(pid) and b"run" in cmdline and str(root / "daemon.toml").encode() in cmdline

@@ -385,19 +385,24 @@ def stop_detached(root: Path, timeout: float = STOP_TIMEOUT) -> list[str]:
             continue
         if str(conf).encode() not in cmdline and str(conf.resolve()).encode() not in cmdline:
             continue
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGTERM)
-        end = time.monotonic() + timeout
-        while _alive(pid) and time.monotonic() < end:
-            time.sleep(0.05)
-        if _alive(pid):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
+        terminate(pid, timeout)
         stopped.append(folder.name)
     return stopped
 
 
-def _alive(pid: int) -> bool:
+def terminate(pid: int, timeout: float) -> None:
+    """SIGTERM, up to `timeout` seconds for the process to exit, then SIGKILL."""
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    end = time.monotonic() + timeout
+    while alive(pid) and time.monotonic() < end:
+        time.sleep(0.05)
+    if alive(pid):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+
+
+def alive(pid: int) -> bool:
     """True while `pid` runs (an exited child waiting to be reaped, a zombie, does not)."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
