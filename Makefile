@@ -54,13 +54,14 @@ image: venv debootstrap
 integration: venv image
 	$(PY) -m pytest -q integration
 
-test: venv bind signing-tools deploy-tools image
-	$(VENV)/bin/ruff check reconciler tests bench integration
+test: venv bind signing-tools deploy-tools image lint
 	$(PY) -m pytest -q tests integration
 
+# ruff, and the layers of the pipeline (import-linter; the contracts are in pyproject.toml).
 lint: venv
 	$(VENV)/bin/ruff check reconciler tests bench integration
 	$(VENV)/bin/ruff format --check reconciler tests bench integration
+	$(VENV)/bin/lint-imports
 
 # A primary and two secondaries on loopback, a repo, one apply; Ctrl-C stops it all.
 # DEMO_DIR=/some/dir make demo keeps the demo's files there.

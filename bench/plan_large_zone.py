@@ -55,8 +55,9 @@ from pathlib import Path
 
 import git
 
-from reconciler.init import init_repo
-from reconciler.validate import STRICT, tool
+from reconciler.bind.tools import tool
+from reconciler.check.checkzone import STRICT
+from reconciler.devtools.init import init_repo
 
 ZONE = "big.example"
 OCTODNS_VENV = Path("/tmp/reconciler-bench-octodns")
@@ -393,7 +394,7 @@ def large_zone(
 
 def profile_plan(repo_dir: Path, base: str, head: str, top: int) -> None:
     """`reconciler plan` in this process under cProfile: the package's costliest functions."""
-    from reconciler.cli import main as cli_main
+    from reconciler.cli.main import main as cli_main
 
     argv = ["-C", str(repo_dir), "plan", "--base", base, "--head", head, "--format", "json"]
     profiler = cProfile.Profile()

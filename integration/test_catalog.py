@@ -5,7 +5,7 @@ step on any secondary. Issue #5, scenario 6.
 from __future__ import annotations
 
 from integration.topology import Topology, wait_until
-from reconciler.bind import CATALOG, catalog_member_id
+from reconciler.bind.catalog import CATALOG, catalog_member_id
 
 ADDED = "added.test"
 ADDED_ZONE = """$TTL 3600

@@ -20,7 +20,7 @@ from integration.topology import (
     tcp53_blocked_from,
     wait_until,
 )
-from reconciler.serial import is_newer
+from reconciler.model.serial import is_newer
 
 LAGGING = "reconciler_secondary_lagging"
 

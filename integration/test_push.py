@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 
 from integration.topology import REPO, ZONE, ZONE_FILE, Topology, set_www, wait_until
-from reconciler.serial import is_newer
+from reconciler.model.serial import is_newer
 
 
 def test_a_push_from_a_clone_reaches_both_secondaries(topology: Topology) -> None:

@@ -14,8 +14,8 @@ import secrets
 import pytest
 
 from integration.topology import ADDRESSES, ZONE, Node, Topology, wait_until
+from reconciler.bind.keys import Key
 from reconciler.errors import TransferError
-from reconciler.keys import Key
 
 OUTSIDER = ADDRESSES["outsider"]
 SOA_LINE = re.compile(rf"^{re.escape(ZONE)}\.\s+\d+\s+IN\s+SOA\s", re.MULTILINE)

@@ -44,8 +44,8 @@ from docker.models.images import Image
 from docker.models.networks import Network
 from prometheus_client.parser import text_string_to_metric_families
 
-from reconciler import probe
-from reconciler.keys import Key, read_key_file
+from reconciler.bind import probe
+from reconciler.bind.keys import Key, read_key_file
 
 LABEL = "org.dns-reconciler.integration"
 SUBNET = "172.30.53.0/24"

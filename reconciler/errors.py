@@ -1,6 +1,6 @@
 """The error hierarchy: one root, each class's docstring its message.
 
-Raised by the core and the edges; caught only by `cli.py` (which maps them to
+Raised by the core and the edges; caught only by `cli/main.py` (which maps them to
 exit codes) and, later, the daemon (which logs, backs off and retries).
 """
 

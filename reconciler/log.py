@@ -1,6 +1,6 @@
 """structlog set-up: readable console lines for the CLI, JSON for the daemon.
 
-Called once by `cli.py` at start-up; everything else just calls `get()` and
+Called once by `cli/main.py` at start-up; everything else just calls `get()` and
 binds its context (zone, commit, stage).
 """
 

@@ -2,7 +2,7 @@
 
 In a source checkout (or an editable install) they sit beside the package;
 a wheel installs them under `<prefix>/share/dns-reconciler/` (pyproject's
-data-files). Called by init.py and hooks.py.
+data-files). Called by devtools/init.py and serve/hooks.py.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from .errors import SourceError
+from reconciler.errors import SourceError
 
 SHARE = ("share", "dns-reconciler")
 

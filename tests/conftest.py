@@ -9,8 +9,8 @@ import git
 import pytest
 from click.testing import CliRunner
 
-from reconciler.cli import main
-from reconciler.init import init_repo
+from reconciler.cli.main import main
+from reconciler.devtools.init import init_repo
 
 GOOD_ZONE = """$TTL 3600
 @       IN SOA ns1 hostmaster ( 1 1800 900 1209600 1800 )

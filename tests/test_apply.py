@@ -22,10 +22,12 @@ import git
 import pytest
 from click.testing import CliRunner
 
-from reconciler import bind, demo, probe
-from reconciler.cli import main
-from reconciler.init import commit_all
-from reconciler.sandbox import ServerProcess
+from reconciler.bind import probe
+from reconciler.bind.keys import read_key_file
+from reconciler.cli.main import main
+from reconciler.devtools import demo
+from reconciler.devtools.init import commit_all
+from reconciler.devtools.sandbox import ServerProcess
 
 WWW = "www     IN A    192.0.2.10"
 ZONE = "zones/example.com.zone"
@@ -317,8 +319,8 @@ def _www(port: int) -> list[str]:
 def test_secrets_never_leave_the_key_files(deployment: Deployment) -> None:
     servers = deployment.sandbox.servers
     secrets = [
-        bind.read_key_file(servers.transfer_key_file).secret,
-        bind.read_key_file(servers.rndc_key_file).secret,
+        read_key_file(servers.transfer_key_file).secret,
+        read_key_file(servers.rndc_key_file).secret,
     ]
     deployment.edit(ZONE, lambda t: t.replace(WWW, "www     IN A    192.0.2.96"), "Move www")
     result = CliRunner().invoke(main, ["-v", "apply", "--config", deployment.config])

@@ -1,4 +1,4 @@
-"""bind.py against BIND's own tools and a real named: keys, the catalog zone, the generated
+"""py against BIND's own tools and a real named: keys, the catalog zone, the generated
 configuration, rndc and the reasons named gives in its log. No mocks: named-checkzone,
 named-checkconf, rndc and named run for real, on 127.0.0.1 only."""
 
@@ -15,10 +15,17 @@ from pathlib import Path
 
 import pytest
 
-from reconciler import bind, probe, sandbox
-from reconciler.config import Server
+from reconciler.atomic import write_atomic
+from reconciler.bind import probe
+from reconciler.bind.catalog import CATALOG, catalog_member_id, catalog_zone_text
+from reconciler.bind.conf import primary_include, secondary_config
+from reconciler.bind.keys import Key, key_text, new_key, read_key_file, write_key_file
+from reconciler.bind.namedlog import load_failure_reason, log_size
+from reconciler.bind.rndc import Rndc
+from reconciler.bind.tools import checkconf, tool
+from reconciler.config.repo import Server
+from reconciler.devtools import sandbox
 from reconciler.errors import BindError, ConfigError
-from reconciler.validate import tool
 
 ZONE = """$TTL 3600
 @       IN SOA ns1 hostmaster ( {serial} 1800 900 1209600 1800 )
@@ -42,14 +49,14 @@ def _serve(servers: sandbox.Servers, zone: str, text: str, serial: int) -> Path:
     primary = servers.primary
     assert primary.include_file is not None
     zone_file = primary.zone_dir / f"{zone}.zone"
-    bind.write_atomic(zone_file, text)
+    write_atomic(zone_file, text)
     zones = {p.name[: -len(".zone")]: p for p in primary.zone_dir.glob("*.zone")}
-    zones.pop(bind.CATALOG, None)
-    include = bind.primary_include(
+    zones.pop(CATALOG, None)
+    include = primary_include(
         zones, [], sandbox.TRANSFER_KEY, servers.catalog_file, servers.transfer_key_file
     )
-    bind.write_atomic(primary.include_file, include)
-    assert bind.checkconf(primary.conf) == []
+    write_atomic(primary.include_file, include)
+    assert checkconf(primary.conf) == []
     servers.rndc().reconfig()
     assert probe.wait_for_serial(primary.address, primary.port, zone, serial, 30) == serial
     return zone_file
@@ -59,22 +66,22 @@ def _serve(servers: sandbox.Servers, zone: str, text: str, serial: int) -> Path:
 
 
 def test_key_file_round_trip_is_private_and_exact(tmp_path: Path) -> None:
-    key = bind.new_key("transfer-key")
+    key = new_key("transfer-key")
     assert len(base64.b64decode(key.secret)) == 32
     path = tmp_path / "transfer.key"
-    bind.write_key_file(path, key)
+    write_key_file(path, key)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    assert bind.read_key_file(path) == key
+    assert read_key_file(path) == key
     assert [p.name for p in tmp_path.iterdir()] == ["transfer.key"]  # no temp file left
 
 
 def test_key_never_shows_its_secret(tmp_path: Path) -> None:
-    key = bind.new_key("transfer-key", "hmac-sha512")
+    key = new_key("transfer-key", "hmac-sha512")
     shown = [repr(key), str(key), f"{key}", f"{key!r}", repr([key]), str({"k": key})]
     for text in shown:
         assert key.secret not in text
         assert "transfer-key" in text and "hmac-sha512" in text
-    assert key.secret in bind.key_text(key)  # the key file itself must hold it
+    assert key.secret in key_text(key)  # the key file itself must hold it
 
 
 def test_bad_key_file_error_names_the_file_not_the_content(tmp_path: Path) -> None:
@@ -90,17 +97,17 @@ def test_bad_key_file_error_names_the_file_not_the_content(tmp_path: Path) -> No
         path = tmp_path / name
         path.write_text(text)
         with pytest.raises(ConfigError) as caught:
-            bind.read_key_file(path)
+            read_key_file(path)
         message = str(caught.value) + repr(caught.value)
         assert str(path) in message
         assert secret[:9] not in message, name
     with pytest.raises(ConfigError, match="missing.key"):
-        bind.read_key_file(tmp_path / "missing.key")
+        read_key_file(tmp_path / "missing.key")
 
 
 def test_invalid_secret_is_not_echoed() -> None:
     with pytest.raises(ConfigError) as caught:
-        bind.Key("k", "hmac-sha256", "not base64 at all: c2VjcmV0")
+        Key("k", "hmac-sha256", "not base64 at all: c2VjcmV0")
     assert "c2VjcmV0" not in str(caught.value)
 
 
@@ -112,41 +119,41 @@ def test_reads_tsig_keygen_output_and_picks_a_key_by_name(tmp_path: Path) -> Non
         check=True,
     ).stdout
     path = tmp_path / "keys.conf"
-    other = bind.new_key("other")
-    path.write_text(f"# two keys\n{bind.key_text(other)}/* and one from BIND */\n{made}")
-    key = bind.read_key_file(path, name="made-by-bind")
+    other = new_key("other")
+    path.write_text(f"# two keys\n{key_text(other)}/* and one from BIND */\n{made}")
+    key = read_key_file(path, name="made-by-bind")
     assert (key.name, key.algorithm) == ("made-by-bind", "hmac-sha384")
     assert key.secret in made
-    assert bind.read_key_file(path) == other
+    assert read_key_file(path) == other
     with pytest.raises(ConfigError, match="no key named 'absent'"):
-        bind.read_key_file(path, name="absent")
+        read_key_file(path, name="absent")
 
 
 def test_write_atomic_replaces_whole_files_and_cleans_up_on_failure(tmp_path: Path) -> None:
     path = tmp_path / "zone"
-    bind.write_atomic(path, "old\n")
-    bind.write_atomic(path, b"new\n", mode=0o640)
+    write_atomic(path, "old\n")
+    write_atomic(path, b"new\n", mode=0o640)
     assert path.read_bytes() == b"new\n"
     assert stat.S_IMODE(path.stat().st_mode) == 0o640
     (tmp_path / "folder").mkdir()
     with pytest.raises(IsADirectoryError):  # the rename fails, after the temp file is written
-        bind.write_atomic(tmp_path / "folder", "never seen\n")
+        write_atomic(tmp_path / "folder", "never seen\n")
     assert path.read_text() == "new\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["folder", "zone"]
     with pytest.raises(ValueError):
-        bind.write_atomic(path, "x", mode=-1)
+        write_atomic(path, "x", mode=-1)
 
 
 # --- the catalog zone ----------------------------------------------------------------------
 
 
 def test_catalog_zone_loads_in_named_checkzone(tmp_path: Path) -> None:
-    text = bind.catalog_zone_text(["example.com", "Example.NET.", "example.com"], 7)
-    assert text == bind.catalog_zone_text(["example.net", "example.com"], 7)  # stable
+    text = catalog_zone_text(["example.com", "Example.NET.", "example.com"], 7)
+    assert text == catalog_zone_text(["example.net", "example.com"], 7)  # stable
     path = tmp_path / "catalog.zone"
     path.write_text(text)
     run = subprocess.run(
-        [tool("named-checkzone"), "-D", "-o", "-", bind.CATALOG, str(path)],
+        [tool("named-checkzone"), "-D", "-o", "-", CATALOG, str(path)],
         capture_output=True,
         text=True,
     )
@@ -161,16 +168,16 @@ def test_catalog_zone_loads_in_named_checkzone(tmp_path: Path) -> None:
     assert ["version.catalog.invalid.", "0", "IN", "TXT", '"2"'] in records
     soa = next(r for r in records if r[3] == "SOA")
     assert soa[4:7] == ["invalid.", "invalid.", "7"]
-    assert bind.catalog_member_id("EXAMPLE.net.") == sha1
+    assert catalog_member_id("EXAMPLE.net.") == sha1
 
 
 def test_catalog_refuses_bad_input() -> None:
     with pytest.raises(ConfigError):
-        bind.catalog_zone_text(['evil"; }; include "/etc/passwd'], 1)
+        catalog_zone_text(['evil"; }; include "/etc/passwd'], 1)
     with pytest.raises(ConfigError):
-        bind.catalog_zone_text(["catalog.invalid"], 1)
+        catalog_zone_text(["catalog.invalid"], 1)
     with pytest.raises(ConfigError):
-        bind.catalog_zone_text([], 2**32)
+        catalog_zone_text([], 2**32)
 
 
 # --- named.conf pieces ---------------------------------------------------------------------
@@ -184,13 +191,11 @@ def _named_conf(folder: Path, body: str, options: str = "") -> Path:
 
 def test_primary_include_passes_named_checkconf(tmp_path: Path) -> None:
     key_file = tmp_path / "transfer.key"
-    bind.write_key_file(key_file, bind.new_key("transfer-key"))
+    write_key_file(key_file, new_key("transfer-key"))
     zones = {"example.com": tmp_path / "example.com.zone", "b.example": tmp_path / "b.zone"}
-    text = bind.primary_include(
-        zones, SECONDARIES, "transfer-key", tmp_path / "catalog.zone", key_file
-    )
+    text = primary_include(zones, SECONDARIES, "transfer-key", tmp_path / "catalog.zone", key_file)
     reordered = dict(reversed(list(zones.items())))
-    same = bind.primary_include(
+    same = primary_include(
         reordered, SECONDARIES[::-1], "transfer-key", tmp_path / "catalog.zone", key_file
     )
     assert text == same
@@ -200,31 +205,31 @@ def test_primary_include_passes_named_checkconf(tmp_path: Path) -> None:
     assert text.count('allow-transfer { key "transfer-key"; };') == 3
     include = tmp_path / "reconciler.conf"
     include.write_text(text)
-    assert bind.checkconf(_named_conf(tmp_path, f'include "{include}";\n')) == []
+    assert checkconf(_named_conf(tmp_path, f'include "{include}";\n')) == []
 
 
 def test_primary_include_without_secondaries_or_key_file_passes(tmp_path: Path) -> None:
-    text = bind.primary_include({}, [], "transfer-key", tmp_path / "catalog.zone")
+    text = primary_include({}, [], "transfer-key", tmp_path / "catalog.zone")
     assert 'include "' not in text and "notify no;" in text
-    key = bind.key_text(bind.new_key("transfer-key"))
-    assert bind.checkconf(_named_conf(tmp_path, key + text)) == []
+    key = key_text(new_key("transfer-key"))
+    assert checkconf(_named_conf(tmp_path, key + text)) == []
 
 
 def test_generated_config_refuses_injection(tmp_path: Path) -> None:
     with pytest.raises(ConfigError):
-        bind.primary_include({'x"; }; zone "y': tmp_path / "z"}, [], "k", tmp_path / "c")
+        primary_include({'x"; }; zone "y': tmp_path / "z"}, [], "k", tmp_path / "c")
     with pytest.raises(ConfigError):
-        bind.primary_include({"x.test": Path('/z"; include "/etc/passwd')}, [], "k", tmp_path)
+        primary_include({"x.test": Path('/z"; include "/etc/passwd')}, [], "k", tmp_path)
     with pytest.raises(ConfigError):
-        bind.primary_include({}, [Server("s", "ns2.example.com")], "k", tmp_path / "c")
+        primary_include({}, [Server("s", "ns2.example.com")], "k", tmp_path / "c")
     with pytest.raises(ConfigError):
-        bind.secondary_config(Server("p", "127.0.0.1"), 'k"; };', tmp_path / "k", tmp_path)
+        secondary_config(Server("p", "127.0.0.1"), 'k"; };', tmp_path / "k", tmp_path)
 
 
 def test_secondary_config_passes_named_checkconf(tmp_path: Path) -> None:
     key_file = tmp_path / "transfer.key"
-    bind.write_key_file(key_file, bind.new_key("transfer-key"))
-    piece = bind.secondary_config(
+    write_key_file(key_file, new_key("transfer-key"))
+    piece = secondary_config(
         Server("ns1", "192.0.2.53", 5300), "transfer-key", key_file, tmp_path / "catz"
     )
     assert "type secondary;" in piece.top_level
@@ -237,13 +242,13 @@ def test_secondary_config_passes_named_checkconf(tmp_path: Path) -> None:
     text = piece.text()
     assert piece.top_level in text and piece.options in text
     assert "top level" in text and "inside the options" in text
-    assert bind.checkconf(_named_conf(tmp_path, piece.top_level, piece.options)) == []
+    assert checkconf(_named_conf(tmp_path, piece.top_level, piece.options)) == []
     assert "min-update-interval" not in piece.options  # BIND's default unless asked
-    quick = bind.secondary_config(
+    quick = secondary_config(
         Server("ns1", "192.0.2.53"), "transfer-key", key_file, tmp_path, min_update_interval=1
     )
     assert "\t\t\tmin-update-interval 1\n" in quick.options
-    assert bind.checkconf(_named_conf(tmp_path, quick.top_level, quick.options)) == []
+    assert checkconf(_named_conf(tmp_path, quick.top_level, quick.options)) == []
 
 
 def test_checkconf_reports_and_scrubs_secrets(tmp_path: Path) -> None:
@@ -254,7 +259,7 @@ def test_checkconf_reports_and_scrubs_secrets(tmp_path: Path) -> None:
         f'key "k" {{\n\talgorithm hmac-sha256;\n\tsecret {secret} {secret[5:20]};\n}};\n'
     )
     conf = _named_conf(tmp_path, f'include "{key_file}";\nzone "x" {{ type nonsense; }};\n')
-    complaints = bind.checkconf(conf)
+    complaints = checkconf(conf)
     assert complaints, "named-checkconf accepted a broken key file"
     joined = "\n".join(complaints)
     assert f"{key_file}:3: missing ';' before '<redacted>'" in joined
@@ -266,7 +271,7 @@ def test_checkconf_reports_and_scrubs_secrets(tmp_path: Path) -> None:
 
 def test_rndc_talks_to_named(strict: sandbox.Servers) -> None:
     assert "server is up and running" in strict.rndc().status()
-    assert isinstance(strict.rndc().reload(bind.CATALOG), str)
+    assert isinstance(strict.rndc().reload(CATALOG), str)
 
 
 def test_rndc_reload_of_unknown_zone_raises_with_rndc_message(strict: sandbox.Servers) -> None:
@@ -275,26 +280,26 @@ def test_rndc_reload_of_unknown_zone_raises_with_rndc_message(strict: sandbox.Se
     message = str(caught.value)
     assert "no matching zone 'nosuch.example'" in message
     assert f"port {strict.primary.rndc_port}" in message
-    assert bind.read_key_file(strict.rndc_key_file).secret not in message + repr(caught.value)
+    assert read_key_file(strict.rndc_key_file).secret not in message + repr(caught.value)
 
 
 def test_rndc_with_the_wrong_key_or_port_fails_cleanly(
     strict: sandbox.Servers, tmp_path: Path
 ) -> None:
-    wrong = bind.new_key(sandbox.RNDC_KEY)
+    wrong = new_key(sandbox.RNDC_KEY)
     wrong_file = tmp_path / "wrong.key"
-    bind.write_key_file(wrong_file, wrong)
-    rndc = bind.Rndc("127.0.0.1", strict.primary.rndc_port, wrong_file)
+    write_key_file(wrong_file, wrong)
+    rndc = Rndc("127.0.0.1", strict.primary.rndc_port, wrong_file)
     with pytest.raises(BindError, match="connection to remote host closed") as caught:
         rndc.status()
     assert wrong.secret not in str(caught.value)
-    closed = bind.Rndc("127.0.0.1", sandbox.free_port(), strict.rndc_key_file)
+    closed = Rndc("127.0.0.1", sandbox.free_port(), strict.rndc_key_file)
     with pytest.raises(BindError, match="connection refused"):
         closed.status()
     garbage = tmp_path / "garbage.key"
     garbage.write_text(f"key {wrong.secret}")
     with pytest.raises(BindError) as caught:
-        bind.Rndc("127.0.0.1", strict.primary.rndc_port, garbage).status()
+        Rndc("127.0.0.1", strict.primary.rndc_port, garbage).status()
     assert str(garbage) in str(caught.value) and wrong.secret not in str(caught.value)
 
 
@@ -302,23 +307,23 @@ def test_load_failure_reason_after_named_refuses_a_zone(strict: sandbox.Servers)
     primary, rndc = strict.primary, strict.rndc()
     zone = "strict.test"
     zone_file = _serve(strict, zone, ZONE.format(serial=1), 1)
-    offset = bind.log_size(primary.log_file)
-    bind.write_atomic(zone_file, ZONE.format(serial=2).replace("www ", "www 86400"))
+    offset = log_size(primary.log_file)
+    write_atomic(zone_file, ZONE.format(serial=2).replace("www ", "www 86400"))
     rndc.reload(zone)  # exits 0 ("zone reload queued") although named will refuse the file
     reason = None
     end = time.monotonic() + 30
     while reason is None and time.monotonic() < end:
-        reason = bind.load_failure_reason(primary.log_file, zone, offset)
+        reason = load_failure_reason(primary.log_file, zone, offset)
         time.sleep(0.05)
     assert reason == f"{zone_file}:5: TTL 86400 exceeds configured max-zone-ttl 3600"
     assert probe.soa_serial(primary.address, primary.port, zone) == 1  # the last good copy
-    assert bind.load_failure_reason(primary.log_file, "other.test", offset) is None
-    after = bind.log_size(primary.log_file)
-    assert bind.load_failure_reason(primary.log_file, zone, after) is None
-    bind.write_atomic(zone_file, ZONE.format(serial=3))
+    assert load_failure_reason(primary.log_file, "other.test", offset) is None
+    after = log_size(primary.log_file)
+    assert load_failure_reason(primary.log_file, zone, after) is None
+    write_atomic(zone_file, ZONE.format(serial=3))
     rndc.reload(zone)
     assert probe.wait_for_serial(primary.address, primary.port, zone, 3, 30) == 3
-    assert bind.load_failure_reason(primary.log_file, zone, after) is None
+    assert load_failure_reason(primary.log_file, zone, after) is None
 
 
 # Lines named 9.18 wrote when it refused zones (print-time, -category and -severity on).
@@ -343,27 +348,25 @@ def test_load_failure_reason_picks_the_failure_of_that_zone(tmp_path: Path) -> N
     log = tmp_path / "named.log"
     log.write_text(NAMED_LOG)
     assert (
-        bind.load_failure_reason(log, "bad.test")
+        load_failure_reason(log, "bad.test")
         == "zone bad.test/IN: NS 'ns2.bad.test' has no address records (A or AAAA)"
     )
     first = NAMED_LOG.index("25-Nov-2026 14:39:38")
     log.write_text(NAMED_LOG[:first])
-    assert (
-        bind.load_failure_reason(log, "bad.test") == "/z/bad.test.zone:6: unknown RR type 'BOGUS'"
-    )
+    assert load_failure_reason(log, "bad.test") == "/z/bad.test.zone:6: unknown RR type 'BOGUS'"
     log.write_text(NAMED_LOG)
-    assert bind.load_failure_reason(log, "gone.test.") == (
+    assert load_failure_reason(log, "gone.test.") == (
         "zone gone.test/IN: loading from master file /z/gone.test.zone failed: file not found"
     )
-    assert bind.load_failure_reason(log, "bad.test", since_offset=len(NAMED_LOG)) is None
+    assert load_failure_reason(log, "bad.test", since_offset=len(NAMED_LOG)) is None
     log.write_text(
         NAMED_LOG + "25-Nov-2026 14:40:00.000 zoneload: info: zone bad.test/IN: loaded serial 9\n"
     )
-    assert bind.load_failure_reason(log, "bad.test") is None  # it loaded again since
-    assert bind.load_failure_reason(log, "gone.test") is not None
+    assert load_failure_reason(log, "bad.test") is None  # it loaded again since
+    assert load_failure_reason(log, "gone.test") is not None
     log.write_text(NAMED_LOG)
-    assert bind.load_failure_reason(log, "bad.test", since_offset=10**9) is not None  # rotated
-    assert bind.load_failure_reason(tmp_path / "absent.log", "bad.test") is None
+    assert load_failure_reason(log, "bad.test", since_offset=10**9) is not None  # rotated
+    assert load_failure_reason(tmp_path / "absent.log", "bad.test") is None
 
 
 def test_key_files_written_by_the_sandbox_are_private(strict: sandbox.Servers) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler import validate
+from reconciler.check import checkzone as validate
 from reconciler.errors import ToolError
 
 from .conftest import GOOD_ZONE, ZoneRepo

@@ -28,10 +28,11 @@ import git
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from reconciler import demo, probe
-from reconciler.init import commit_all
-from reconciler.sandbox import free_port
-from reconciler.serial import is_newer
+from reconciler.bind import probe
+from reconciler.devtools import demo
+from reconciler.devtools.init import commit_all
+from reconciler.devtools.sandbox import free_port
+from reconciler.model.serial import is_newer
 
 WWW = "www     IN A    192.0.2.10"
 ZONE = "zones/example.com.zone"

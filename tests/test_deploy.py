@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from reconciler.config.host import _SCHEMA, HostConfig, parse_host_config
 from reconciler.errors import ValidationError
-from reconciler.hostconfig import _SCHEMA, HostConfig, parse_host_config
 
 DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
 EXAMPLE = DEPLOY / "daemon.toml.example"

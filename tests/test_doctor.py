@@ -21,12 +21,15 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from reconciler import bind, demo, doctor, probe
-from reconciler.cli import main
-from reconciler.config import RepoConfig, Server
+from reconciler import doctor
+from reconciler.bind import probe
+from reconciler.bind.catalog import CATALOG, catalog_zone_text
+from reconciler.cli.main import main
+from reconciler.config.repo import RepoConfig, Server
+from reconciler.devtools import demo
+from reconciler.devtools.sandbox import ADDRESS, ServerProcess, free_port
 from reconciler.errors import ConfigError
-from reconciler.sandbox import ADDRESS, ServerProcess, free_port
-from reconciler.zones import CanonicalZone
+from reconciler.model.zone import CanonicalZone
 
 from .conftest import ZoneRepo
 
@@ -400,9 +403,9 @@ def test_secondary_without_the_zone_whose_catalog_lags(
     world: World, named: Callable[..., ServerProcess]
 ) -> None:
     primary = world.server("ns1")
-    catalog = probe.soa_serial(ADDRESS, primary.port, bind.CATALOG)
+    catalog = probe.soa_serial(ADDRESS, primary.port, CATALOG)
     assert catalog is not None
-    old = named("nozone", {bind.CATALOG: bind.catalog_zone_text([], catalog - 1)})
+    old = named("nozone", {CATALOG: catalog_zone_text([], catalog - 1)})
     result = world.doctor("example.net", "--server", f"ns3={ADDRESS}:{old.port}")
     assert result.code == 1, result.out
     subject = f"ns3 {ADDRESS}:{old.port}"

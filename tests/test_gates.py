@@ -13,8 +13,9 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from reconciler import demo, probe
-from reconciler.cli import main
+from reconciler.bind import probe
+from reconciler.cli.main import main
+from reconciler.devtools import demo
 
 WWW = "www     IN A    192.0.2.10"
 

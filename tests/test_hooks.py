@@ -22,9 +22,9 @@ import git
 import pytest
 from click.testing import CliRunner
 
-from reconciler.cli import main
+from reconciler.cli.main import main
 from reconciler.errors import ReconcilerError
-from reconciler.hooks import install_hooks
+from reconciler.serve.hooks import install_hooks
 
 from .conftest import ZoneRepo
 

@@ -9,8 +9,7 @@ from textwrap import dedent
 
 import pytest
 
-from reconciler.errors import Problem, ValidationError
-from reconciler.host.policy import (
+from reconciler.config.policy import (
     Fail2banPolicy,
     FirewallPolicy,
     NamedPolicy,
@@ -20,6 +19,7 @@ from reconciler.host.policy import (
     TimePolicy,
     parse_policy,
 )
+from reconciler.errors import Problem, ValidationError
 
 TEMPLATE = Path(__file__).resolve().parent.parent / "repo-template" / "host" / "policy.toml"
 

@@ -1,5 +1,5 @@
 """probe.py and sandbox.py against real named processes on 127.0.0.1: a primary and two
-secondaries that follow its catalog zone over TSIG, configured with `bind.secondary_config`
+secondaries that follow its catalog zone over TSIG, configured with `secondary_config`
 (what `reconciler bind-config` prints). One sandbox for the module; every test leaves it as it
 found it, so the order does not matter."""
 
@@ -13,7 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from reconciler import bind, probe, sandbox
+from reconciler.atomic import write_atomic
+from reconciler.bind import probe
+from reconciler.bind.catalog import CATALOG, catalog_zone_text
+from reconciler.bind.conf import primary_include, secondary_config
+from reconciler.bind.keys import new_key, read_key_file
+from reconciler.bind.tools import checkconf
+from reconciler.devtools import sandbox
 from reconciler.errors import BindError, TransferError
 
 ZONE = """$TTL 3600
@@ -35,7 +41,7 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[sandbox.Server
 
 def _catalog_serial(servers: sandbox.Servers) -> int:
     primary = servers.primary
-    serial = probe.soa_serial(primary.address, primary.port, bind.CATALOG)
+    serial = probe.soa_serial(primary.address, primary.port, CATALOG)
     assert serial is not None
     return serial
 
@@ -48,24 +54,22 @@ def _publish(servers: sandbox.Servers, zones: dict[str, str]) -> int:
     files: dict[str, Path] = {}
     for zone, text in zones.items():
         files[zone] = primary.zone_dir / f"{zone}.zone"
-        bind.write_atomic(files[zone], text)
+        write_atomic(files[zone], text)
     serial = _catalog_serial(servers) + 1
-    bind.write_atomic(servers.catalog_file, bind.catalog_zone_text(zones, serial))
-    include = bind.primary_include(
+    write_atomic(servers.catalog_file, catalog_zone_text(zones, serial))
+    include = primary_include(
         files,
         [s.server for s in servers.secondaries],
         sandbox.TRANSFER_KEY,
         servers.catalog_file,
         servers.transfer_key_file,
     )
-    bind.write_atomic(primary.include_file, include)
-    assert bind.checkconf(primary.conf) == []
+    write_atomic(primary.include_file, include)
+    assert checkconf(primary.conf) == []
     rndc = servers.rndc()
     rndc.reconfig()
-    rndc.reload(bind.CATALOG)
-    assert probe.wait_for_serial(primary.address, primary.port, bind.CATALOG, serial, WAIT) == (
-        serial
-    )
+    rndc.reload(CATALOG)
+    assert probe.wait_for_serial(primary.address, primary.port, CATALOG, serial, WAIT) == (serial)
     return serial
 
 
@@ -90,10 +94,8 @@ def test_every_server_answers_for_the_catalog(servers: sandbox.Servers) -> None:
     serial = _catalog_serial(servers)
     for server in servers.secondaries:
         assert server.running
-        assert probe.wait_for_serial(server.address, server.port, bind.CATALOG, serial, WAIT) == (
-            serial
-        )
-        assert probe.soa_serial(server.address, server.port, bind.CATALOG, tcp=True) == serial
+        assert probe.wait_for_serial(server.address, server.port, CATALOG, serial, WAIT) == (serial)
+        assert probe.soa_serial(server.address, server.port, CATALOG, tcp=True) == serial
     ports = [p for s in servers.all() for p in (s.port, s.rndc_port)]
     assert len(set(ports)) == 6
     assert [s.name for s in servers.all()] == ["ns1", "ns2", "ns3"]
@@ -101,12 +103,12 @@ def test_every_server_answers_for_the_catalog(servers: sandbox.Servers) -> None:
 
 def test_sandbox_configs_pass_named_checkconf(servers: sandbox.Servers) -> None:
     for server in servers.all():
-        assert bind.checkconf(server.conf) == [], server.name
+        assert checkconf(server.conf) == [], server.name
     primary_conf = servers.primary.conf.read_text()
     assert f'include "{servers.primary.include_file}";' in primary_conf
     assert "notify-delay 0;" in primary_conf
     for server in servers.secondaries:
-        piece = bind.secondary_config(
+        piece = secondary_config(
             servers.primary.server, sandbox.TRANSFER_KEY, servers.transfer_key_file, server.zone_dir
         )
         conf = server.conf.read_text()
@@ -117,7 +119,7 @@ def test_to_dict_has_addresses_and_no_secrets(servers: sandbox.Servers) -> None:
     data = servers.to_dict()
     text = json.dumps(data)
     for key_file in (servers.transfer_key_file, servers.rndc_key_file):
-        assert bind.read_key_file(key_file).secret not in text
+        assert read_key_file(key_file).secret not in text
     assert data["primary"]["port"] == servers.primary.port
     assert data["primary"]["address"] == "127.0.0.1"
     assert [s["name"] for s in data["secondaries"]] == ["ns2", "ns3"]
@@ -130,14 +132,14 @@ def test_stopped_secondary_is_none_then_start_brings_it_back(servers: sandbox.Se
     try:
         server.stop()
         assert not server.running
-        assert probe.soa_serial(server.address, server.port, bind.CATALOG) is None
-        assert probe.soa_serial(server.address, server.port, bind.CATALOG, tcp=True) is None
-        assert probe.notify(server.address, server.port, bind.CATALOG) is False
+        assert probe.soa_serial(server.address, server.port, CATALOG) is None
+        assert probe.soa_serial(server.address, server.port, CATALOG, tcp=True) is None
+        assert probe.notify(server.address, server.port, CATALOG) is False
     finally:
         server.start()
     assert server.running
     serial = _catalog_serial(servers)
-    assert probe.wait_for_serial(server.address, server.port, bind.CATALOG, serial, WAIT) == serial
+    assert probe.wait_for_serial(server.address, server.port, CATALOG, serial, WAIT) == serial
 
 
 def test_failed_start_leaves_nothing_running(tmp_path: Path) -> None:
@@ -168,11 +170,11 @@ def test_stop_detached_stops_servers_started_elsewhere(tmp_path: Path) -> None:
 
 def test_soa_serial_is_none_unless_an_authoritative_soa(servers: sandbox.Servers) -> None:
     primary = servers.primary
-    assert probe.soa_serial(primary.address, primary.port, bind.CATALOG) == _catalog_serial(servers)
+    assert probe.soa_serial(primary.address, primary.port, CATALOG) == _catalog_serial(servers)
     assert probe.soa_serial(primary.address, primary.port, "nosuch.test") is None  # REFUSED
-    assert probe.soa_serial(primary.address, primary.port, f"x.{bind.CATALOG}") is None  # NXDOMAIN
-    assert probe.soa_serial(primary.address, primary.port, f"version.{bind.CATALOG}") is None
-    assert probe.soa_serial(primary.address, sandbox.free_port(), bind.CATALOG) is None
+    assert probe.soa_serial(primary.address, primary.port, f"x.{CATALOG}") is None  # NXDOMAIN
+    assert probe.soa_serial(primary.address, primary.port, f"version.{CATALOG}") is None
+    assert probe.soa_serial(primary.address, sandbox.free_port(), CATALOG) is None
 
 
 class FakeClock:
@@ -215,7 +217,7 @@ def test_wait_for_serial_calls_halfway_once_and_returns_last_seen(
     seen = probe.wait_for_serial(
         primary.address,
         primary.port,
-        bind.CATALOG,
+        CATALOG,
         behind,
         deadline=2,
         halfway=lambda: calls.append(clock.now),
@@ -235,7 +237,7 @@ def test_wait_for_serial_accepts_newer_serials_in_rfc1982_terms(
         seen = probe.wait_for_serial(
             primary.address,
             primary.port,
-            bind.CATALOG,
+            CATALOG,
             wanted,
             deadline=5,
             halfway=lambda: pytest.fail("halfway called although the serial was there"),
@@ -250,28 +252,28 @@ def test_axfr_is_tsig_only_and_equal_everywhere(servers: sandbox.Servers) -> Non
     serial = _catalog_serial(servers)
     primary = servers.primary
     for server in servers.secondaries:
-        probe.wait_for_serial(server.address, server.port, bind.CATALOG, serial, WAIT)
-    copy = probe.axfr(primary.address, primary.port, bind.CATALOG, key)
-    assert f'version.{bind.CATALOG}. 0 IN TXT "2"' in copy
+        probe.wait_for_serial(server.address, server.port, CATALOG, serial, WAIT)
+    copy = probe.axfr(primary.address, primary.port, CATALOG, key)
+    assert f'version.{CATALOG}. 0 IN TXT "2"' in copy
     assert copy == sorted(copy)
     for server in servers.all():
-        assert probe.axfr(server.address, server.port, bind.CATALOG, key) == copy
+        assert probe.axfr(server.address, server.port, CATALOG, key) == copy
         with pytest.raises(TransferError, match="REFUSED"):
-            probe.axfr(server.address, server.port, bind.CATALOG)
-    impostor = bind.new_key(sandbox.TRANSFER_KEY)  # right name, wrong secret
+            probe.axfr(server.address, server.port, CATALOG)
+    impostor = new_key(sandbox.TRANSFER_KEY)  # right name, wrong secret
     with pytest.raises(TransferError, match="TSIG") as caught:
-        probe.axfr(primary.address, primary.port, bind.CATALOG, impostor)
+        probe.axfr(primary.address, primary.port, CATALOG, impostor)
     assert impostor.secret not in str(caught.value)
     with pytest.raises(TransferError, match="TSIG"):
-        probe.axfr(primary.address, primary.port, bind.CATALOG, bind.new_key("unknown-key"))
+        probe.axfr(primary.address, primary.port, CATALOG, new_key("unknown-key"))
     with pytest.raises(TransferError, match="refused"):
-        probe.axfr(primary.address, sandbox.free_port(), bind.CATALOG, key)
+        probe.axfr(primary.address, sandbox.free_port(), CATALOG, key)
 
 
 def test_notify_is_acknowledged_only_for_a_zone_the_server_has(servers: sandbox.Servers) -> None:
     server = servers.secondaries[0]
     key = servers.transfer_key()
-    assert probe.notify(server.address, server.port, bind.CATALOG, key) is True
+    assert probe.notify(server.address, server.port, CATALOG, key) is True
     assert probe.notify(server.address, server.port, "nosuch.test", key) is False
 
 

@@ -29,9 +29,9 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from reconciler.cli import main
-from reconciler.init import template_dir
-from reconciler.report import MARKDOWN_ROWS, PLAN_MARKER
+from reconciler.cli.main import main
+from reconciler.cli.report import MARKDOWN_ROWS, PLAN_MARKER
+from reconciler.devtools.init import template_dir
 
 from .conftest import GOOD_ZONE, ZoneRepo
 

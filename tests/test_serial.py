@@ -8,7 +8,7 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from reconciler.serial import (
+from reconciler.model.serial import (
     MAX_STEP,
     SCHEMES,
     SERIAL_MAX,

@@ -1,4 +1,4 @@
-"""`source.verify_signature` against real git, ssh-keygen and gpg: no mocks.
+"""`verify_signature` against real git, ssh-keygen and gpg: no mocks.
 
 SSH-signed commits are checked against an allowed-signers file, GPG-signed ones
 against a keyring in a GNUPGHOME of the test's own. A tampered commit (the
@@ -15,8 +15,8 @@ from pathlib import Path
 import git
 import pytest
 
-from reconciler import source
 from reconciler.errors import ConfigError
+from reconciler.source.signatures import verify_signature
 
 
 def _run(*args: str | Path, cwd: Path | None = None, env: dict[str, str] | None = None) -> str:
@@ -93,14 +93,14 @@ def test_ssh_signed_commit_verifies_against_allowed_signers(repo: git.Repo, tmp_
     key = ssh_key(tmp_path, "alice")
     sha = ssh_signed(repo, key, "Signed by alice")
     signers = allowed_signers(tmp_path, key)
-    assert source.verify_signature(repo, sha, gpg_home=None, allowed_signers=signers) is None
-    assert source.verify_signature(repo, "HEAD", gpg_home=None, allowed_signers=signers) is None
+    assert verify_signature(repo, sha, gpg_home=None, allowed_signers=signers) is None
+    assert verify_signature(repo, "HEAD", gpg_home=None, allowed_signers=signers) is None
 
 
 def test_unsigned_commit_is_refused(repo: git.Repo, tmp_path: Path) -> None:
     signers = allowed_signers(tmp_path, ssh_key(tmp_path, "alice"))
     sha = commit(repo, "Not signed")
-    reason = source.verify_signature(repo, sha, gpg_home=None, allowed_signers=signers)
+    reason = verify_signature(repo, sha, gpg_home=None, allowed_signers=signers)
     assert reason == "is not signed"
 
 
@@ -108,10 +108,10 @@ def test_key_not_in_allowed_signers_is_refused(repo: git.Repo, tmp_path: Path) -
     alice, mallory = ssh_key(tmp_path, "alice"), ssh_key(tmp_path, "mallory")
     signers = allowed_signers(tmp_path, alice)
     sha = ssh_signed(repo, mallory, "Signed by mallory")
-    reason = source.verify_signature(repo, sha, gpg_home=None, allowed_signers=signers)
+    reason = verify_signature(repo, sha, gpg_home=None, allowed_signers=signers)
     assert reason == "signed by a key that is not allowed"
     assert (
-        source.verify_signature(
+        verify_signature(
             repo, ssh_signed(repo, alice, "ok"), gpg_home=None, allowed_signers=signers
         )
         is None
@@ -124,7 +124,7 @@ def test_without_allowed_signers_no_ssh_key_is_allowed(repo: git.Repo, tmp_path:
     sha = ssh_signed(repo, key, "Signed by alice")
     with repo.config_writer() as config:  # the repo's own config is not what decides
         config.set_value("gpg.ssh", "allowedSignersFile", str(signers))
-    reason = source.verify_signature(repo, sha, gpg_home=None, allowed_signers=None)
+    reason = verify_signature(repo, sha, gpg_home=None, allowed_signers=None)
     assert reason == "signed by a key that is not allowed"
 
 
@@ -132,7 +132,7 @@ def test_tampered_ssh_signed_commit_does_not_verify(repo: git.Repo, tmp_path: Pa
     key = ssh_key(tmp_path, "alice")
     signers = allowed_signers(tmp_path, key)
     forged = tampered(repo, ssh_signed(repo, key, "Signed by alice"))
-    reason = source.verify_signature(repo, forged, gpg_home=None, allowed_signers=signers)
+    reason = verify_signature(repo, forged, gpg_home=None, allowed_signers=signers)
     assert reason is not None and reason.startswith("signature does not verify: ")
     assert "\n" not in reason
 
@@ -140,7 +140,7 @@ def test_tampered_ssh_signed_commit_does_not_verify(repo: git.Repo, tmp_path: Pa
 def test_missing_allowed_signers_file_is_a_config_error(repo: git.Repo, tmp_path: Path) -> None:
     sha = ssh_signed(repo, ssh_key(tmp_path, "alice"), "Signed by alice")
     with pytest.raises(ConfigError, match="allowed signers file does not exist"):
-        source.verify_signature(repo, sha, gpg_home=None, allowed_signers=tmp_path / "no-such-file")
+        verify_signature(repo, sha, gpg_home=None, allowed_signers=tmp_path / "no-such-file")
 
 
 def _gnupg_home(path: Path) -> Path:
@@ -181,11 +181,11 @@ def test_gpg_signed_commit_verifies_with_its_keyring_only(
         sign=["gpg.format=openpgp", f"user.signingkey={fingerprint}"],
         GNUPGHOME=str(signer),
     )
-    assert source.verify_signature(repo, sha, gpg_home=signer, allowed_signers=None) is None
-    reason = source.verify_signature(repo, sha, gpg_home=other, allowed_signers=None)
+    assert verify_signature(repo, sha, gpg_home=signer, allowed_signers=None) is None
+    reason = verify_signature(repo, sha, gpg_home=other, allowed_signers=None)
     assert reason == "signed by a key that is not allowed"
     forged = tampered(repo, sha)
-    reason = source.verify_signature(repo, forged, gpg_home=signer, allowed_signers=None)
+    reason = verify_signature(repo, forged, gpg_home=signer, allowed_signers=None)
     assert reason == "signature does not verify: bad signature"
 
 
@@ -203,4 +203,4 @@ def test_gpg_public_key_imported_into_the_keyring_is_allowed(
     key_file = other.parent / "signer.asc"
     key_file.write_text(public)
     _run("gpg", "--batch", "--import", key_file, env={"GNUPGHOME": str(other)})
-    assert source.verify_signature(repo, sha, gpg_home=other, allowed_signers=None) is None
+    assert verify_signature(repo, sha, gpg_home=other, allowed_signers=None) is None

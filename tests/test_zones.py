@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from reconciler.locate import absolute, locate
-from reconciler.source import FileEntry, Snapshot
-from reconciler.zones import CanonicalZone, load_zone, zone_name
+from reconciler.check.locate import absolute, locate
+from reconciler.check.zonefiles import load_zone, zone_name
+from reconciler.model.snapshot import FileEntry, Snapshot
+from reconciler.model.zone import CanonicalZone
 
 SOA = "@ IN SOA ns1 hostmaster 1 1800 900 1209600 1800\n"
 

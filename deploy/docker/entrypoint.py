@@ -41,11 +41,13 @@ import threading
 import time
 from pathlib import Path
 
-from reconciler import bind, probe
 from reconciler.atomic import write_atomic
-from reconciler.hooks import install_hooks
-from reconciler.hostconfig import load_host_config
-from reconciler.keys import read_key_file
+from reconciler.bind import probe, tools
+from reconciler.bind.catalog import CATALOG, catalog_zone_text
+from reconciler.bind.conf import primary_include
+from reconciler.bind.keys import read_key_file
+from reconciler.config.host import load_host_config
+from reconciler.serve.hooks import install_hooks
 
 HERE = Path(__file__).resolve().parent
 VENV_BIN = Path(sys.executable).parent
@@ -127,7 +129,7 @@ def common_named_setup() -> None:
 
 def checkconf() -> None:
     """named-checkconf on the written named.conf (its messages scrubbed of key secrets)."""
-    complaints = bind.checkconf(NAMED_CONF)
+    complaints = tools.checkconf(NAMED_CONF)
     if complaints:
         fail(f"named-checkconf {NAMED_CONF}: " + "; ".join(complaints))
 
@@ -158,9 +160,9 @@ def setup_primary() -> None:
     make_dir(host.include_file.parent, 0o755)
     make_dir(host.state_dir, 0o750)
     if not host.include_file.exists():  # named starts before the first push: an empty catalog
-        catalog = host.zone_dir / f"{bind.CATALOG}.zone"
-        write_atomic(catalog, bind.catalog_zone_text([], 1))
-        include = bind.primary_include(
+        catalog = host.zone_dir / f"{CATALOG}.zone"
+        write_atomic(catalog, catalog_zone_text([], 1))
+        include = primary_include(
             {}, [], key_name, catalog, host.transfer_key_file if host.include_key else None
         )
         write_atomic(host.include_file, include)
@@ -327,9 +329,9 @@ class Child:
 
 def wait_for_named(limit: float = 60.0) -> None:
     end = time.monotonic() + limit
-    while probe.soa_serial("127.0.0.1", 53, bind.CATALOG, timeout=0.5) is None:
+    while probe.soa_serial("127.0.0.1", 53, CATALOG, timeout=0.5) is None:
         if time.monotonic() > end:
-            say(f"named does not serve {bind.CATALOG} after {limit:g} s; starting the daemon")
+            say(f"named does not serve {CATALOG} after {limit:g} s; starting the daemon")
             return
         time.sleep(0.2)
 

@@ -19,15 +19,38 @@ never by the addresses a zone publishes, so doctor only talks to the servers con
 the parent servers (`--parent`, or found through the resolver), and the resolver.
 Modules: values (Finding, Report, Options, targets), inputs (what to ask, the entry points),
 facts (the network), catalogue (every finding's words), findings (facts in, findings out).
-Called by cli.py (`reconciler doctor`).
+Called by cli/main.py (`reconciler doctor`).
 """
 
 from __future__ import annotations
 
-from .facts import Facts, Parents, ServerFacts, ZoneFacts, find_parent_servers, gather
-from .findings import evaluate
-from .inputs import diagnose, from_host, from_repo, make_resolver, parse_endpoint, parse_server
-from .values import CHECKS, Endpoint, Finding, Options, Report, Target, target_for, targets_of
+from reconciler.doctor.facts import (
+    Facts,
+    Parents,
+    ServerFacts,
+    ZoneFacts,
+    find_parent_servers,
+    gather,
+)
+from reconciler.doctor.findings import evaluate
+from reconciler.doctor.inputs import (
+    diagnose,
+    from_host,
+    from_repo,
+    make_resolver,
+    parse_endpoint,
+    parse_server,
+)
+from reconciler.doctor.values import (
+    CHECKS,
+    Endpoint,
+    Finding,
+    Options,
+    Report,
+    Target,
+    target_for,
+    targets_of,
+)
 
 __all__ = [
     "CHECKS",

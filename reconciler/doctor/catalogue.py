@@ -5,7 +5,7 @@ Pure data and the `finding` constructor; the JSON output carries the codes.
 
 from __future__ import annotations
 
-from .values import Finding
+from reconciler.doctor.values import Finding
 
 # --- evaluation: facts in, findings out -------------------------------------------------------
 

@@ -1,6 +1,6 @@
 """Doctor's facts: what the servers said, asked in parallel with bounded timeouts.
 
-The only part of doctor that touches the network (through probe.py).
+The only part of doctor that touches the network (through bind/probe.py).
 """
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ import dns.exception
 import dns.name
 import dns.resolver
 
-from .. import probe
-from ..bind import CATALOG
-from ..errors import ReconcilerError, TransferError
-from ..serial import is_newer
-from .values import _MAX_WORKERS, RECURSION_PROBE, Endpoint, Options, Target
+from reconciler.bind import probe
+from reconciler.bind.catalog import CATALOG
+from reconciler.doctor.values import _MAX_WORKERS, RECURSION_PROBE, Endpoint, Options, Target
+from reconciler.errors import ReconcilerError, TransferError
+from reconciler.model.serial import is_newer
 
 # --- facts: what the servers said --------------------------------------------------------------
 

@@ -7,11 +7,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from .. import probe
-from ..bind import CATALOG
-from ..serial import is_newer
-from .catalogue import finding
-from .facts import (
+from reconciler.bind import probe
+from reconciler.bind.catalog import CATALOG
+from reconciler.doctor.catalogue import finding
+from reconciler.doctor.facts import (
     Facts,
     ZoneFacts,
     _authoritative,
@@ -21,7 +20,8 @@ from .facts import (
     _primary,
     _served_serial,
 )
-from .values import Finding, Options, target_for
+from reconciler.doctor.values import Finding, Options, target_for
+from reconciler.model.serial import is_newer
 
 
 def _fault(answer: probe.Answer | None, zone: str, rtype: str) -> str:

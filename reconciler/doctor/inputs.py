@@ -1,6 +1,6 @@
 """Doctor's inputs: command-line endpoints, which zones and which servers to ask.
 
-`from_repo` and `from_host` are the entry points cli.py calls.
+`from_repo` and `from_host` are the entry points cli/main.py calls.
 """
 
 from __future__ import annotations
@@ -14,16 +14,16 @@ import dns.exception
 import dns.name
 import dns.resolver
 
-from .. import source
-from ..bind import read_key_file
-from ..check import inspect
-from ..config import CONFIG_FILE, RepoConfig, Server
-from ..errors import ConfigError, Problem, ReconcilerError, ValidationError
-from ..hostconfig import HostConfig
-from ..state import load_state
-from .facts import _served_serial, gather
-from .findings import evaluate
-from .values import Endpoint, Options, Report, targets_of
+from reconciler.apply.state import load_state
+from reconciler.bind.keys import read_key_file
+from reconciler.check.inspect import inspect
+from reconciler.config.host import HostConfig
+from reconciler.config.repo import CONFIG_FILE, RepoConfig, Server
+from reconciler.doctor.facts import _served_serial, gather
+from reconciler.doctor.findings import evaluate
+from reconciler.doctor.values import Endpoint, Options, Report, targets_of
+from reconciler.errors import ConfigError, Problem, ReconcilerError, ValidationError
+from reconciler.source.repo import open_repo
 
 # --- options from the command line -----------------------------------------------------------
 
@@ -98,7 +98,7 @@ def _pick(zones: Collection[str], wanted: str | None, where: str) -> tuple[str, 
 def from_repo(repo_dir: Path, rev: str | None, zone: str | None, options: Options) -> Report:
     """Doctor for the zones and servers of a zone repo (`rev`; None: the working tree, or
     HEAD for a bare repo)."""
-    repo = source.open_repo(repo_dir)
+    repo = open_repo(repo_dir)
     if rev is None and repo.bare:
         rev = "HEAD"
     found = inspect(repo, rev, only=())
@@ -114,7 +114,7 @@ def from_host(host: HostConfig, zone: str | None, options: Options) -> Report:
     head's) and the servers of reconciler.toml at the last applied commit; the serials it
     recorded and the transfer key are used too."""
     state = load_state(host.state_dir)
-    repo = source.open_repo(host.repo)
+    repo = open_repo(host.repo)
     rev = state.last_applied or host.branch
     found = inspect(repo, rev, only=())
     _config_ok(found.problems)

@@ -12,8 +12,8 @@ import dns.exception
 import dns.name
 import dns.resolver
 
-from ..bind import Key
-from ..config import RepoConfig, Server
+from reconciler.bind.keys import Key
+from reconciler.config.repo import RepoConfig, Server
 
 CHECKS = ("delegation", "servers", "mail", "exposure", "transfers")
 SEVERITIES = ("ok", "note", "warning", "problem")  # only a problem makes doctor exit 1

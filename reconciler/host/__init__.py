@@ -1,0 +1,1 @@
+"""The host half: reading the primary host against host/policy.toml, and changing it."""

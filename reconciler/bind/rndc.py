@@ -1,0 +1,125 @@
+"""rndc to one named: every call bounded by a timeout, failures raised as BindError.
+
+rndc's exit status is no proof that a zone loaded: the reconcile step confirms
+by SOA query. Its own rndc.conf includes the key file, so no secret is passed on
+a command line.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from reconciler.bind.conf import quote
+from reconciler.bind.keys import (
+    read_key_file,
+    scrub,
+)
+from reconciler.bind.tools import tool
+from reconciler.errors import BindError, ConfigError
+from reconciler.model.names import checked_zone_name
+
+RNDC_TIMEOUT = 15.0
+
+
+@dataclass(frozen=True)
+class Rndc:
+    """rndc to one named: each call bounded by a timeout; failures raise BindError.
+
+    rndc's exit status is no proof that a zone loaded ("zone reload queued"): confirm with a
+    SOA query (`probe.wait_for_serial`) and ask `load_failure_reason` why when it did not.
+    """
+
+    server: str
+    port: int
+    key_file: Path
+    binary: str | None = None
+    timeout: float = RNDC_TIMEOUT
+
+    def reload(self, zone: str | None = None) -> str:
+        """`rndc reload [ZONE]`: read the zone file (or every file) again."""
+        return self._run("reload", *([checked_zone_name(zone)] if zone is not None else []))
+
+    def reconfig(self) -> str:
+        """`rndc reconfig`: read named.conf again; loads added zones and drops removed ones."""
+        return self._run("reconfig")
+
+    def notify(self, zone: str) -> str:
+        """`rndc notify ZONE`: send NOTIFY for the zone to its secondaries again."""
+        return self._run("notify", checked_zone_name(zone))
+
+    def zonestatus(self, zone: str) -> str:
+        """`rndc zonestatus ZONE`: named's view of the zone (serial, files, load state)."""
+        return self._run("zonestatus", checked_zone_name(zone))
+
+    def status(self) -> str:
+        """`rndc status`: is named up, how many zones."""
+        return self._run("status")
+
+    def _run(self, *args: str) -> str:
+        command = " ".join(args)
+        try:
+            key_name = read_key_file(Path(self.key_file)).name
+        except ConfigError as exc:  # names the file, never its content
+            raise BindError(f"rndc {command}: {exc}") from None
+        # rndc prefers /etc/bind/rndc.conf over -k when that file exists: give it a config of
+        # its own that includes our key file (names and paths only, no secret).
+        conf = (
+            f"include {quote(Path(self.key_file).resolve(), 'key file')};\n"
+            f'options {{ default-key "{key_name}"; }};\n'
+        )
+        with tempfile.TemporaryDirectory(prefix="reconciler-rndc-") as folder:
+            conf_file = Path(folder, "rndc.conf")
+            conf_file.write_text(conf, encoding="utf-8")
+            argv = [
+                self.binary or tool("rndc"),
+                "-c",
+                str(conf_file),
+                "-s",
+                self.server,
+                "-p",
+                str(self.port),
+                *args,
+            ]
+            try:
+                run = subprocess.run(
+                    argv,
+                    capture_output=True,
+                    text=True,
+                    errors="replace",
+                    timeout=self.timeout,
+                    stdin=subprocess.DEVNULL,
+                )
+            except subprocess.TimeoutExpired:
+                raise BindError(
+                    f"rndc {command} to {self.server} port {self.port}: "
+                    f"no answer in {self.timeout:g} s"
+                ) from None
+            except OSError as exc:
+                raise BindError(f"rndc {command}: could not run rndc: {exc.strerror}") from None
+        output = scrub((run.stdout + run.stderr).strip(), [Path(self.key_file)])
+        if run.returncode != 0:
+            message = _one_line(output)
+            raise BindError(
+                f"rndc {command} to {self.server} port {self.port} failed: "
+                f"{message or f'exit {run.returncode}'}"
+            )
+        return output
+
+
+def _one_line(output: str) -> str:
+    """rndc's message on one line: "'reload' failed: not found: no matching zone ..."."""
+    message = ""
+    for raw in output.splitlines():
+        line = raw.strip().removeprefix("rndc: ")
+        if not line:
+            continue
+        if line.startswith("* ") and message:  # the indented advice after "connection closed"
+            message += " " + line[2:]
+        elif message:
+            message += ("; " if message.endswith(".") else ": ") + line
+        else:
+            message = line
+    return message

@@ -1,0 +1,153 @@
+"""Everything `apply` would check for one revision, with nothing deployed.
+
+`inspect` reads the revision (py), validates reconciler.toml and
+host/policy.toml, loads and renders the zones (zonefiles.py, render.py), runs BIND's strict
+checks (checkzone.py) and ours (rules.py), and returns an `Inspection` value:
+every problem at once, plus each valid zone's canonical form. Called by
+`check` and `plan` in cli/main.py, and by the reconcile step.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import tomllib
+from collections.abc import Collection
+from dataclasses import dataclass, replace
+
+import git
+
+from reconciler.check import rules as checks
+from reconciler.check.checkzone import check_zones
+from reconciler.check.zonefiles import load_zone, zone_files, zone_name
+from reconciler.config.policy import parse_policy
+from reconciler.config.repo import CONFIG_FILE, DEFAULT, RepoConfig, parse_repo_config
+from reconciler.errors import Problem, ValidationError
+from reconciler.model.snapshot import Snapshot
+from reconciler.model.zone import CanonicalZone, ZoneText
+from reconciler.source.repo import read_file, read_snapshot
+
+POLICY_FILE = "host/policy.toml"
+
+
+@dataclass(frozen=True)
+class Inspection:
+    snapshot: Snapshot
+    config: RepoConfig
+    zone_paths: dict[str, str]  # every zone in the revision: name -> file
+    zones: dict[str, CanonicalZone]  # the inspected, valid zones
+    problems: tuple[Problem, ...]
+
+    @property
+    def errors(self) -> tuple[Problem, ...]:
+        return tuple(p for p in self.problems if p.severity == "error")
+
+    @property
+    def warnings(self) -> tuple[Problem, ...]:
+        return tuple(p for p in self.problems if p.severity == "warning")
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def _decoded(path: str, data: bytes | None) -> tuple[str | None, list[Problem]]:
+    if data is None:
+        return None, []
+    try:
+        return data.decode("utf-8"), []
+    except UnicodeDecodeError:
+        return None, [Problem(path, "not UTF-8")]
+
+
+def _lenient_vars(text: str) -> dict[str, object]:
+    """[vars] of an invalid reconciler.toml, so templates still render and report."""
+    try:
+        variables = tomllib.loads(text).get("vars", {})
+    except tomllib.TOMLDecodeError:
+        return {}
+    return variables if isinstance(variables, dict) else {}
+
+
+def read_config(repo: git.Repo, rev: str | None) -> tuple[RepoConfig, list[Problem]]:
+    """reconciler.toml at `rev` and what is wrong with it.
+
+    When it is missing or invalid, the defaults (with its [vars], so templates still
+    render and report) stand in, and the problems say why.
+    """
+    text, problems = _decoded(CONFIG_FILE, read_file(repo, rev, CONFIG_FILE))
+    if text is None and not problems:
+        return DEFAULT, [Problem(CONFIG_FILE, "missing: run 'reconciler init' or add it")]
+    if text is None:
+        return DEFAULT, problems
+    try:
+        return parse_repo_config(text), problems
+    except ValidationError as exc:
+        return replace(DEFAULT, variables=_lenient_vars(text)), [*problems, *exc.problems]
+
+
+def inspect(
+    repo: git.Repo, rev: str | None, only: Collection[str] | None = None, own_checks: bool = True
+) -> Inspection:
+    """Check revision `rev` (None: the working tree); `only`: just these zones' files.
+
+    `own_checks=False` leaves out the checks BIND does not make: for a revision
+    already deployed, whose canonical form is all that is wanted.
+    """
+    config, problems = read_config(repo, rev)
+    snapshot = read_snapshot(
+        repo, rev, [config.zones_dir], [POLICY_FILE], config.safety.max_zone_bytes
+    )
+    policy, found = _decoded(POLICY_FILE, snapshot.text_of(POLICY_FILE))
+    problems += found
+    if policy is not None:
+        try:
+            parse_policy(policy, POLICY_FILE)
+        except ValidationError as exc:
+            problems += exc.problems
+
+    for path, entry in snapshot.files.items():
+        if entry.symlink:
+            problems.append(Problem(path, "is a symlink; nothing under the zones folder may be"))
+    paths, found = zone_files(snapshot, config.zones_dir)
+    problems += found
+    texts: list[ZoneText] = []
+    for name, path in paths.items():
+        if only is not None and name not in only:
+            continue
+        if snapshot.files[path].symlink:
+            continue
+        zone, found = load_zone(
+            snapshot, config.zones_dir, name, path, config.variables, config.safety.max_zone_bytes
+        )
+        problems += found
+        if zone is not None:
+            texts.append(zone)
+
+    results = check_zones(texts, snapshot, config.zones_dir)
+    valid: list[checks.Zone] = []
+    for result in results:
+        problems += result.problems
+        if result.canonical is not None:
+            valid.append(checks.Zone(result.zone, result.canonical))
+    if own_checks:
+        problems += checks.run_all(valid)
+    return Inspection(
+        snapshot=snapshot,
+        config=config,
+        zone_paths=paths,
+        zones={z.text.name: z.canonical for z in valid},
+        problems=tuple(problems),
+    )
+
+
+def zones_touched(paths: Collection[str], zones_dir: str) -> set[str] | None:
+    """Zones whose own file changed among `paths`; None (every zone) when a shared file
+    (an include, a template piece, reconciler.toml) changed."""
+    touched = set()
+    for path in paths:
+        name = zone_name(path)
+        if name and posixpath.dirname(path) == zones_dir:
+            touched.add(name)
+        elif path.startswith(zones_dir + "/") or path == CONFIG_FILE:
+            return None
+    return touched

@@ -1,0 +1,190 @@
+"""Which files are zones, and the file-level rules before BIND reads them.
+
+Pure: takes a `Snapshot` and returns `ZoneText` values (the text BIND will be
+given, templates rendered by render.py) or `Problem`s: symlinks, sizes, encoding,
+`$INCLUDE` only of regular files inside the zones folder, `$ORIGIN` inside the
+zone. Called by check/inspect.py.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from typing import Any
+
+import dns.name
+
+from reconciler.check.render import render
+from reconciler.errors import Problem
+from reconciler.model.snapshot import Snapshot
+from reconciler.model.zone import ZoneText
+
+ZONE_SUFFIX = ".zone"
+TEMPLATE_SUFFIX = ".zone.j2"
+_DIRECTIVE = re.compile(r"^\s*\$(INCLUDE|ORIGIN)\s+(\S+)", re.IGNORECASE)
+
+
+def zone_name(path: str) -> str | None:
+    """The zone a file in the zones folder holds, from its name; None for other files."""
+    base = posixpath.basename(path)
+    for suffix in (TEMPLATE_SUFFIX, ZONE_SUFFIX):
+        if base.endswith(suffix):
+            return base[: -len(suffix)].lower().rstrip(".")
+    return None
+
+
+def zone_files(snapshot: Snapshot, zones_dir: str) -> tuple[dict[str, str], list[Problem]]:
+    """Zone name -> file for every zone file directly in the zones folder; clashes refused."""
+    found: dict[str, str] = {}
+    problems = []
+    for path in sorted(snapshot.files):
+        name = zone_name(path)
+        if posixpath.dirname(path) != zones_dir or not name:
+            continue
+        if name in found:
+            problems.append(Problem(path, f"zone {name} is already defined by {found[name]}"))
+            continue
+        found[name] = path
+    return found, problems
+
+
+def _decode(path: str, data: bytes) -> tuple[str | None, Problem | None]:
+    try:
+        return data.decode("utf-8"), None
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        byte = data[exc.start]
+        return None, Problem(path, f"not UTF-8 (byte 0x{byte:02x})", line=line)
+
+
+def load_zone(
+    snapshot: Snapshot,
+    zones_dir: str,
+    name: str,
+    path: str,
+    variables: dict[str, Any],
+    max_bytes: int,
+) -> tuple[ZoneText | None, list[Problem]]:
+    """Read, check the file-level rules for, and render one zone."""
+    entry = snapshot.files[path]
+    problems = file_problems(path, entry.symlink, entry.size, entry.data, max_bytes)
+    if problems or entry.data is None:
+        return None, problems
+    try:
+        dns.name.from_text(name)
+    except dns.exception.DNSException as exc:
+        return None, [Problem(path, f"file name is not a valid zone name: {exc}", zone=name)]
+    text, problem = _decode(path, entry.data)
+    if problem or text is None:
+        return None, [problem] if problem else []
+    rendered = path.endswith(TEMPLATE_SUFFIX)
+    if rendered:
+        text, problems = render(snapshot, zones_dir, path, text, name, variables)
+        if text is None:
+            return None, problems
+    if not text.strip():
+        return None, [Problem(path, "empty zone file", zone=name)]
+    problems += directive_problems(snapshot, zones_dir, path, text, name, max_bytes)
+    return (None if problems else ZoneText(name, path, text, rendered)), problems
+
+
+def file_problems(
+    path: str, symlink: bool, size: int, data: bytes | None, max_bytes: int
+) -> list[Problem]:
+    if symlink:
+        return [Problem(path, "is a symlink; zone files and includes must be regular files")]
+    if size > max_bytes:
+        return [
+            Problem(
+                path,
+                f"file is {size} bytes, over the limit of {max_bytes} bytes "
+                "([safety] max_zone_bytes in reconciler.toml)",
+            )
+        ]
+    if size == 0 or data is None:
+        return [Problem(path, "empty file")]
+    return []
+
+
+def directive_problems(
+    snapshot: Snapshot,
+    zones_dir: str,
+    path: str,
+    text: str,
+    name: str,
+    max_bytes: int,
+    seen: frozenset[str] = frozenset(),
+) -> list[Problem]:
+    """$INCLUDE only of regular files inside the zones folder; $ORIGIN inside the zone."""
+    problems: list[Problem] = []
+    apex = dns.name.from_text(name)
+    for number, line in enumerate(text.splitlines(), 1):
+        match = _DIRECTIVE.match(line.split(";", 1)[0])
+        if not match:
+            continue
+        kind, argument = match.group(1).upper(), match.group(2).strip('"')
+        if kind == "ORIGIN":
+            try:
+                origin = dns.name.from_text(argument, apex)
+            except dns.exception.DNSException:
+                origin = None
+            if origin is None or not origin.is_subdomain(apex):
+                problems.append(
+                    Problem(
+                        path, f"$ORIGIN {argument} is outside zone {name}", line=number, zone=name
+                    )
+                )
+            continue
+        target = _include_target(zones_dir, argument)
+        if target is None:
+            problems.append(
+                Problem(
+                    path,
+                    f"$INCLUDE {argument} is outside the {zones_dir}/ folder",
+                    line=number,
+                    zone=name,
+                )
+            )
+            continue
+        entry = snapshot.files.get(target)
+        if entry is None:
+            problems.append(
+                Problem(
+                    path,
+                    f"$INCLUDE {argument}: no such file in {zones_dir}/",
+                    line=number,
+                    zone=name,
+                )
+            )
+        elif target in seen:
+            problems.append(
+                Problem(path, f"$INCLUDE {argument} includes itself", line=number, zone=name)
+            )
+        else:
+            found = file_problems(target, entry.symlink, entry.size, entry.data, max_bytes)
+            if not found and entry.data is not None:
+                inner, problem = _decode(target, entry.data)
+                found = (
+                    [problem]
+                    if problem
+                    else directive_problems(
+                        snapshot, zones_dir, target, inner or "", name, max_bytes, seen | {path}
+                    )
+                )
+            problems += [
+                Problem(p.file, p.message, p.line, name, f"$INCLUDE from {path}:{number}")
+                if p.file == target and p.record is None
+                else p
+                for p in found
+            ]
+    return problems
+
+
+def _include_target(zones_dir: str, argument: str) -> str | None:
+    """The repo path an $INCLUDE names (relative to the zones folder), or None if outside."""
+    if argument.startswith("/") or "\\" in argument:
+        return None
+    target = posixpath.normpath(posixpath.join(zones_dir, argument))
+    if target.startswith("../") or not target.startswith(zones_dir + "/"):
+        return None
+    return target

@@ -1,0 +1,531 @@
+"""The command line: the only module that prints and picks exit codes.
+
+Maps the typed errors to exit codes (the README's table) and renders results as
+text or JSON. Every other module returns values or raises.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from functools import wraps
+from pathlib import Path
+from typing import Any
+
+import click
+
+from reconciler import doctor, log
+from reconciler.apply import reconcile, status
+from reconciler.apply.state import load_state
+from reconciler.bind.conf import secondary_config
+from reconciler.check.inspect import inspect, read_config, zones_touched
+from reconciler.cli import report
+from reconciler.config.host import load_host_config
+from reconciler.devtools import demo
+from reconciler.devtools.init import init_repo
+from reconciler.errors import ReconcilerError, ValidationError
+from reconciler.model.outcome import Outcome
+from reconciler.model.plan import ALLOW_TRAILER, make_plan
+from reconciler.serve import daemon, hooks
+from reconciler.source.repo import changed_paths, open_repo, resolve
+
+EXIT_OK, EXIT_INVALID, EXIT_ROLLED_BACK, EXIT_UNSAFE, EXIT_UNCONFIRMED = 0, 1, 2, 3, 4
+FORMAT = click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", help="Output format."
+)
+
+
+def _edge(func: Callable[..., int | None]) -> Callable[..., None]:
+    """Run a command; map errors to one line and an exit code, never a traceback."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> None:
+        try:
+            code = func(*args, **kwargs) or EXIT_OK
+        except ValidationError as exc:
+            for problem in exc.problems:
+                click.echo(str(problem), err=True)
+            code = EXIT_INVALID
+        except ReconcilerError as exc:
+            click.echo(f"error: {exc}", err=True)
+            code = EXIT_INVALID
+        except KeyboardInterrupt:
+            code = 130
+        except Exception as exc:  # the last edge: one line, not a traceback
+            if click.get_current_context().find_root().params.get("debug"):
+                raise
+            click.echo(
+                f"internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)",
+                err=True,
+            )
+            code = 70
+        sys.exit(code)
+
+    return wrapper
+
+
+@click.group()
+@click.option(
+    "-C",
+    "--repo",
+    default=".",
+    type=click.Path(file_okay=False),
+    help="The zone repository (default: the current directory).",
+)
+@click.option("-v", "--verbose", is_flag=True, help="Log what happens (to stderr).")
+@click.option("--debug", is_flag=True, help="Show tracebacks of internal errors.")
+@click.pass_context
+def main(ctx: click.Context, repo: str, verbose: bool, debug: bool) -> None:
+    """GitOps for a BIND primary nameserver and the host it runs on."""
+    log.configure(json=False, verbose=verbose)
+    ctx.obj = Path(repo)
+
+
+@main.command("init")
+@click.argument("directory", type=click.Path(file_okay=False))
+@_edge
+def init_command(directory: str) -> int:
+    """Create a new zone repository in DIRECTORY from the template."""
+    repo = init_repo(Path(directory))
+    click.echo(f"created zone repository {directory} (commit {repo.head.commit.hexsha[:12]})")
+    click.echo(f"next: edit {directory}/zones/, then 'reconciler -C {directory} check'")
+    return EXIT_OK
+
+
+@main.command("check")
+@click.argument("rev", required=False)
+@click.option("--base", help="A revision already proven good: check only what changed since.")
+@FORMAT
+@click.pass_obj
+@_edge
+def check_command(repo_dir: Path, rev: str | None, base: str | None, fmt: str) -> int:
+    """Check REV (default: the working tree) as apply would; nothing is deployed."""
+    repo = open_repo(repo_dir)
+    only = None
+    if base is not None:
+        zones_dir = read_config(repo, rev)[0].zones_dir
+        only = zones_touched(changed_paths(repo, base, rev), zones_dir)
+    result = inspect(repo, rev, only=only)
+    if fmt == "json":
+        click.echo(json.dumps(report.check_json(result), indent=2))
+    else:
+        click.echo("\n".join(report.check_text(result)))
+    return EXIT_OK if result.ok else EXIT_INVALID
+
+
+@main.command("plan")
+@click.option(
+    "--base",
+    help="The revision deployed now (default: HEAD, or HEAD's parent when --head is given).",
+)
+@click.option("--head", help="The revision to plan for (default: the working tree).")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "markdown", "json"]),
+    default="text",
+    help="Output format.",
+)
+@click.option("--allow-unsafe", is_flag=True, help="Accept changes over the safety limits.")
+@click.pass_obj
+@_edge
+def plan_command(
+    repo_dir: Path, base: str | None, head: str | None, fmt: str, allow_unsafe: bool
+) -> int:
+    """Show the record-level change per zone, the serials to serve and a safety verdict."""
+    repo = open_repo(repo_dir)
+    if head is not None:
+        resolve(repo, head)
+    if base is None:
+        base = "HEAD" if head is None else _parent(repo, head)
+    before = None
+    only: set[str] | None = None
+    if base is not None:
+        zones_dir = read_config(repo, head)[0].zones_dir
+        only = zones_touched(changed_paths(repo, base, head), zones_dir)
+        with ThreadPoolExecutor(max_workers=1) as pool:  # base and head side by side
+            other = open_repo(repo_dir)  # a git.Repo is not shared between threads
+            pending = pool.submit(inspect, other, base, only, False)
+            after = inspect(repo, head, only=only)
+            before = pending.result()
+    else:
+        after = inspect(repo, head, only=only)
+    allowed = allow_unsafe or ALLOW_TRAILER.lower() in after.snapshot.message.lower()
+    plan = make_plan(
+        before.zones if before else {},
+        after.zones,
+        base_label=before.snapshot.label if before else "(empty)",
+        head_label=after.snapshot.label,
+        safety=after.config.safety,
+        scheme=after.config.serial_scheme,
+        now=datetime.now(UTC),
+        allow_unsafe=allowed,
+        problems=after.problems,
+        invalid=set(after.zone_paths if only is None else only & set(after.zone_paths))
+        - set(after.zones),
+    )
+    if fmt == "json":
+        click.echo(json.dumps(plan.to_dict(), indent=2))
+    elif fmt == "markdown":
+        click.echo(report.plan_markdown(plan))
+    else:
+        click.echo(report.plan_text(plan))
+    if plan.verdict == "invalid":
+        return EXIT_INVALID
+    return EXIT_UNSAFE if plan.verdict == "unsafe" else EXIT_OK
+
+
+def _parent(repo: Any, rev: str) -> str | None:
+    commit = resolve(repo, rev)
+    return commit.parents[0].hexsha if commit.parents else None
+
+
+CONFIG = click.option(
+    "--config",
+    "config_path",
+    default="/etc/reconciler/daemon.toml",
+    show_default=True,
+    type=click.Path(dir_okay=False),
+    help="The host's daemon.toml.",
+)
+
+
+def _print_outcome(outcome: Outcome, fmt: str) -> int:
+    if fmt == "json":
+        click.echo(json.dumps(outcome.to_dict(), indent=2))
+    else:
+        click.echo(report.outcome_text(outcome))
+    return outcome.exit_code
+
+
+@main.command("apply")
+@click.argument("rev", required=False)
+@CONFIG
+@click.option("--allow-unsafe", is_flag=True, help="Accept changes over the safety limits.")
+@click.option(
+    "--allow-non-descendant",
+    is_flag=True,
+    help="Apply a commit that does not descend from the last applied one.",
+)
+@FORMAT
+@_edge
+def apply_command(
+    rev: str | None, config_path: str, allow_unsafe: bool, allow_non_descendant: bool, fmt: str
+) -> int:
+    """Reconcile to REV (default: the branch head): serve, confirm, or roll back."""
+    host = load_host_config(config_path)
+    outcome = reconcile.apply(
+        host, rev, allow_unsafe=allow_unsafe, allow_non_descendant=allow_non_descendant
+    )
+    return _print_outcome(outcome, fmt)
+
+
+@main.command("run")
+@CONFIG
+@click.option("-v", "--verbose", "debug_log", is_flag=True, help="Log debug events too.")
+@_edge
+def run_command(config_path: str, debug_log: bool) -> int:
+    """The daemon: watch the repo and reconcile every new commit (JSON logs on stderr)."""
+    log.configure(json=True, verbose=True, level="debug" if debug_log else "info")
+    daemon.Daemon(Path(config_path)).run()
+    return EXIT_OK
+
+
+@main.command("rollback")
+@click.option(
+    "--to",
+    "rev",
+    help="The commit to serve again (default: the parent of the last applied commit).",
+)
+@CONFIG
+@click.option("--allow-unsafe", is_flag=True, help="Accept changes over the safety limits.")
+@FORMAT
+@_edge
+def rollback_command(rev: str | None, config_path: str, allow_unsafe: bool, fmt: str) -> int:
+    """Serve an earlier commit's content again, with serials moved forward."""
+    host = load_host_config(config_path)
+    if rev is None:
+        last = load_state(host.state_dir).last_applied
+        if last is None:
+            raise ReconcilerError("nothing applied yet: nothing to roll back")
+        parent = _parent(open_repo(host.repo), last)
+        if parent is None:
+            raise ReconcilerError(f"{last[:12]} has no parent; name a commit with --to")
+        rev = parent
+    outcome = reconcile.apply(host, rev, allow_unsafe=allow_unsafe, allow_non_descendant=True)
+    return _print_outcome(outcome, fmt)
+
+
+@main.command("status")
+@CONFIG
+@FORMAT
+@_edge
+def status_command(config_path: str, fmt: str) -> int:
+    """Deployed commit, each zone's serial on every server (asked live), last failure."""
+    result = status.gather(load_host_config(config_path))
+    if fmt == "json":
+        click.echo(json.dumps(result.to_dict(), indent=2))
+    else:
+        click.echo(report.status_text(result))
+    return EXIT_OK
+
+
+@main.command("bind-config")
+@click.option("--secondary", "name", required=True, help="The secondary's name in reconciler.toml.")
+@click.option(
+    "--key-file",
+    default="/etc/bind/transfer.key",
+    show_default=True,
+    help="Where the TSIG key file is on the secondary.",
+)
+@click.option(
+    "--zone-dir",
+    default="/var/cache/bind/catalog",
+    show_default=True,
+    help="Where the secondary keeps the zones it learns from the catalog.",
+)
+@click.option(
+    "--min-update-interval",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Seconds between two applied catalog updates (BIND's default: 5).",
+)
+@click.option("--rev", default=None, help="Read reconciler.toml at this revision.")
+@FORMAT
+@click.pass_obj
+@_edge
+def bind_config_command(
+    repo_dir: Path,
+    name: str,
+    key_file: str,
+    zone_dir: str,
+    min_update_interval: int | None,
+    rev: str | None,
+    fmt: str,
+) -> int:
+    """Print the BIND configuration a secondary needs (primaries, TSIG, catalog zone)."""
+    config, invalid = read_config(open_repo(repo_dir), rev)
+    if invalid:
+        raise ValidationError(invalid)
+    names = [s.name for s in config.secondaries]
+    if name not in names:
+        raise ReconcilerError(
+            f"reconciler.toml: no secondary named '{name}' (have: {', '.join(names) or 'none'})"
+        )
+    piece = secondary_config(
+        config.primary,
+        config.tsig_key or "transfer-key",
+        Path(key_file),
+        Path(zone_dir),
+        min_update_interval=min_update_interval,
+    )
+    if fmt == "json":
+        click.echo(
+            json.dumps(
+                {
+                    "secondary": name,
+                    "primary": piece.primary,
+                    "key_file": str(piece.key_file),
+                    "zone_dir": str(piece.zone_dir),
+                    "top_level": piece.top_level,
+                    "options": piece.options,
+                },
+                indent=2,
+            )
+        )
+    else:
+        click.echo(piece.text())
+    return EXIT_OK
+
+
+@main.command("demo")
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(file_okay=False),
+    help="Where to set the demo up (default: a new temporary folder).",
+)
+@click.option("--detach", is_flag=True, help="Leave it running and return (needs --dir).")
+@click.option("--stop", "stop_it", is_flag=True, help="Stop the demo running in --dir.")
+@_edge
+def demo_command(directory: str | None, detach: bool, stop_it: bool) -> int:
+    """A primary and two secondaries on loopback, a zone repo, one apply: try it."""
+    if (detach or stop_it) and not directory:
+        raise ReconcilerError("--detach and --stop need --dir DIR")
+    if stop_it:
+        count = demo.stop(Path(directory or "."))
+        click.echo(f"stopped {count} name server(s) of the demo in {directory}")
+        return EXIT_OK
+    root = Path(directory) if directory else Path(tempfile.mkdtemp(prefix="reconciler-demo-"))
+    click.echo(f"starting a primary and two secondaries in {root} ...")
+    sandbox = demo.setup(root.resolve())
+    try:
+        click.echo(report.outcome_text(sandbox.outcome))
+        click.echo("")
+        click.echo(report.status_text(status.gather(sandbox.host)))
+        click.echo("")
+        click.echo(report.demo_text(sandbox))
+        if detach:
+            pid = demo.start_daemon(sandbox.root)
+            click.echo(
+                f"\nthe daemon runs in the background (pid {pid}, log "
+                f"{sandbox.root / 'daemon.log'}); stop it all with: "
+                f"reconciler demo --dir {root} --stop"
+            )
+            return sandbox.outcome.exit_code
+        click.echo(
+            "\nThe daemon is watching the repo: each push is reconciled here. "
+            "Ctrl-C stops the daemon and the name servers.\n"
+        )
+        log.configure(json=False, level="info")
+        daemon.Daemon(sandbox.root / "daemon.toml").run()  # until Ctrl-C or TERM
+        click.echo("\nstopping ...")
+    except KeyboardInterrupt:
+        click.echo("\nstopping ...")
+    finally:
+        if not detach:
+            sandbox.servers.stop_all()
+            (sandbox.root / demo.RECORD).unlink(missing_ok=True)
+    return EXIT_OK
+
+
+@main.command("install-hooks")
+@click.argument("repo_path", metavar="REPO", type=click.Path(file_okay=False))
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    help="The daemon.toml post-receive nudges (default: /etc/reconciler/daemon.toml).",
+)
+@click.option(
+    "--branch", help="The branch pushes are checked on (default: the config's branch, or main)."
+)
+@click.option("--reconciler", "program", help="The reconciler the hooks run (default: this one).")
+@click.option("--force", is_flag=True, help="Replace hooks that dns-reconciler did not write.")
+@FORMAT
+@_edge
+def install_hooks_command(
+    repo_path: str,
+    config_path: str | None,
+    branch: str | None,
+    program: str | None,
+    force: bool,
+    fmt: str,
+) -> int:
+    """Install the pre-receive check and post-receive nudge into the bare repo REPO."""
+    config = Path(config_path) if config_path else None
+    if branch is None:
+        branch = load_host_config(config).branch if config else "main"
+    program = program or hooks.default_program()
+    written = hooks.install_hooks(Path(repo_path), program, config, branch, force=force)
+    if fmt == "json":
+        installed = {"installed": [str(p) for p in written], "reconciler": program}
+        click.echo(json.dumps({**installed, "branch": branch}, indent=2))
+        return EXIT_OK
+    for path in written:
+        click.echo(f"installed {path}")
+    click.echo(
+        f"pushes to {branch} are checked with {program} before they are accepted; "
+        "the daemon is nudged after each"
+    )
+    return EXIT_OK
+
+
+@main.command("nudge")
+@CONFIG
+@FORMAT
+@_edge
+def nudge_command(config_path: str, fmt: str) -> int:
+    """Ask the daemon to reconcile now (the post-receive hook); exit 0 even if it is down."""
+    result = hooks.nudge(load_host_config(config_path).http_listen)
+    where = f"the daemon at {result.address}"
+    if fmt == "json":
+        click.echo(json.dumps({"address": result.address, "status": result.status}, indent=2))
+    elif result.status is not None and 200 <= result.status < 300:
+        click.echo(f"nudged {where}")
+    elif result.answered:
+        click.echo(f"{where} answered HTTP {result.status}; it will see the push on its own")
+    else:
+        click.echo(f"{where} did not answer; it will see the push on its own")
+    return EXIT_OK
+
+
+@main.command("doctor")
+@click.argument("zone", required=False)
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    help="The host's daemon.toml: check what is deployed (default: the zone repo of -C).",
+)
+@click.option(
+    "--rev",
+    help="The repo revision whose zones and servers to check (default: the "
+    "working tree; HEAD for a bare repo). Not with --config.",
+)
+@click.option(
+    "--parent",
+    "parents",
+    multiple=True,
+    metavar="ADDR[:PORT]",
+    help="A server of the parent zone (repeatable). Then no resolver is asked.",
+)
+@click.option(
+    "--server",
+    "servers",
+    multiple=True,
+    metavar="NAME=ADDR[:PORT]",
+    help="Ask this server too, or at this address (repeatable); NAME is matched to NS names.",
+)
+@click.option(
+    "--resolver",
+    metavar="ADDR[:PORT]",
+    help="The resolver that finds parent servers and outside MX targets (default: the system's).",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0.05, max=30),
+    help="Seconds per query (default: 1, or daemon.toml's query_timeout).",
+)
+@FORMAT
+@click.pass_obj
+@_edge
+def doctor_command(
+    repo_dir: Path,
+    zone: str | None,
+    config_path: str | None,
+    rev: str | None,
+    parents: tuple[str, ...],
+    servers: tuple[str, ...],
+    resolver: str | None,
+    timeout: float | None,
+    fmt: str,
+) -> int:
+    """Check delegation, glue, every nameserver, mail, exposure and transfers, live."""
+    if config_path and rev:
+        raise ReconcilerError(
+            "--rev reads the zone repo of -C; with --config the deployed commit is checked"
+        )
+    host = load_host_config(config_path) if config_path else None
+    seconds = timeout if timeout is not None else (host.query_timeout if host else 1.0)
+    endpoints = tuple(doctor.parse_endpoint(p) for p in parents)
+    options = doctor.Options(
+        timeout=seconds,
+        parents=endpoints,
+        extra=tuple(doctor.parse_server(s) for s in servers),
+        resolver=doctor.make_resolver(
+            doctor.parse_endpoint(resolver, "--resolver") if resolver else None,
+            seconds,
+            parents_given=bool(endpoints),
+        ),
+    )
+    if host is not None:
+        result = doctor.from_host(host, zone, options)
+    else:
+        result = doctor.from_repo(repo_dir, rev, zone, options)
+    click.echo(json.dumps(result.to_dict(), indent=2) if fmt == "json" else result.text())
+    return EXIT_OK if result.healthy else EXIT_INVALID

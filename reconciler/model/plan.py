@@ -1,0 +1,256 @@
+"""The plan: a record-level diff per zone, the serials to serve, a safety verdict.
+
+A `Plan` is a value: built by the pure `make_plan` from two sets of canonical
+zones, printed as text, markdown (a pull-request comment) or JSON. Diffs work
+on BIND's canonical lines, grouped into RRsets only where lines differ, so a
+one-record change in a 100,000-record zone costs a set difference, not a parse.
+Called by `plan` (cli) and by the reconcile step (apply/reconcile.py).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Collection, Mapping
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+
+from reconciler.errors import Problem
+from reconciler.model.serial import next_serial
+from reconciler.model.zone import CanonicalZone, parse_line
+
+ALLOW_TRAILER = "Reconciler-Allow: unsafe"
+
+
+@dataclass(frozen=True)
+class Safety:
+    max_change_percent: float = 30.0
+    min_records: int = 10
+    max_zone_bytes: int = 64 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class RRset:
+    ttl: int
+    rdatas: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Change:
+    owner: str
+    rtype: str
+    before: RRset | None
+    after: RRset | None
+
+    @property
+    def kind(self) -> str:
+        return "add" if self.before is None else "remove" if self.after is None else "change"
+
+
+@dataclass(frozen=True)
+class ZonePlan:
+    zone: str
+    action: str  # "add", "remove" or "change"
+    changes: tuple[Change, ...]
+    records_before: int
+    records_after: int
+    records_touched: int  # records of the base deleted or changed
+    serial_before: int | None
+    serial_after: int | None
+    unsafe: tuple[str, ...] = ()
+
+    def counts(self) -> dict[str, int]:
+        found = {"add": 0, "remove": 0, "change": 0}
+        for change in self.changes:
+            found[change.kind] += 1
+        return found
+
+
+@dataclass(frozen=True)
+class Plan:
+    base: str
+    head: str
+    zones: tuple[ZonePlan, ...]
+    problems: tuple[Problem, ...] = ()
+    allow_unsafe: bool = False
+    unchanged: tuple[str, ...] = field(default=())
+
+    @property
+    def valid(self) -> bool:
+        return not any(p.severity == "error" for p in self.problems)
+
+    @property
+    def unsafe_reasons(self) -> list[str]:
+        return [f"{z.zone}: {r}" for z in self.zones for r in z.unsafe]
+
+    @property
+    def verdict(self) -> str:
+        if not self.valid:
+            return "invalid"
+        if self.unsafe_reasons:
+            return "allowed" if self.allow_unsafe else "unsafe"
+        return "safe"
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "base": self.base,
+            "head": self.head,
+            "verdict": self.verdict,
+            "unsafe": self.unsafe_reasons,
+            "zones": [
+                {**asdict(z), "changes": [{**asdict(c), "kind": c.kind} for c in z.changes]}
+                for z in self.zones
+            ],
+            "unchanged": list(self.unchanged),
+            "problems": [p.as_dict() for p in self.problems],
+        }
+
+
+def _key(line: str) -> tuple[str, str]:
+    owner, _ttl, _klass, rtype = line.split(None, 4)[:4]
+    return owner.lower(), rtype
+
+
+def _without_serial(lines: tuple[str, ...]) -> set[str]:
+    result = set()
+    for line in lines:
+        record = parse_line(line)
+        if record.rtype == "SOA":
+            fields = record.rdata.split()
+            fields[2] = "-"
+            line = f"{record.owner} {record.ttl} IN SOA {' '.join(fields)}"
+        else:
+            line = f"{record.owner} {record.ttl} IN {record.rtype} {record.rdata}"
+        result.add(line)
+    return result
+
+
+def _normal(lines: tuple[str, ...]) -> set[str]:
+    """Lines with whitespace folded and owners in lower case; only SOA lines are parsed."""
+    quick = set()
+    slow = []
+    for line in lines:
+        if _key(line)[1] == "SOA":
+            slow.append(line)
+        else:
+            owner, rest = line.split(None, 1)
+            quick.add(owner.lower() + " " + " ".join(rest.split()))
+    return quick | _without_serial(tuple(slow))
+
+
+def diff_zone(before: CanonicalZone | None, after: CanonicalZone | None) -> list[Change]:
+    """RRsets added, removed and changed; a serial-only change is no change."""
+    return diff_lines(
+        _normal(before.lines) if before else set(), _normal(after.lines) if after else set()
+    )
+
+
+def diff_lines(old: set[str], new: set[str]) -> list[Change]:
+    """The RRset changes between two sets of normalised canonical lines."""
+    gone, came = old - new, new - old
+    keys = {_key(line) for line in gone | came}
+    sides: list[dict[tuple[str, str], list[tuple[int, str]]]] = []
+    for lines in (old, new):
+        grouped: dict[tuple[str, str], list[tuple[int, str]]] = defaultdict(list)
+        for line in lines:
+            key = _key(line)
+            if key in keys:
+                parts = line.split(None, 4)
+                grouped[key].append((int(parts[1]), parts[4] if len(parts) > 4 else ""))
+        sides.append(grouped)
+
+    def rrset(items: list[tuple[int, str]]) -> RRset | None:
+        if not items:
+            return None
+        return RRset(min(ttl for ttl, _ in items), tuple(sorted(data for _, data in items)))
+
+    changes = [
+        Change(
+            owner,
+            rtype,
+            rrset(sides[0].get((owner, rtype), [])),
+            rrset(sides[1].get((owner, rtype), [])),
+        )
+        for owner, rtype in keys
+    ]
+    return sorted(changes, key=lambda c: (c.owner.split(".")[::-1], c.rtype))
+
+
+def make_plan(
+    base: Mapping[str, CanonicalZone],
+    head: Mapping[str, CanonicalZone],
+    *,
+    base_label: str,
+    head_label: str,
+    safety: Safety,
+    scheme: str,
+    now: datetime,
+    served: Mapping[str, int] | None = None,
+    allow_unsafe: bool = False,
+    problems: tuple[Problem, ...] = (),
+    invalid: Collection[str] = (),
+) -> Plan:
+    """Compare two revisions' zones.
+
+    `served`: the serial each zone is served with now; `invalid`: zones present in
+    the head but not valid there (left out: the problems say why).
+    """
+    served = served or {}
+    plans = []
+    unchanged = []
+    for name in sorted(set(base) | set(head)):
+        if name in invalid:
+            continue
+        before, after = base.get(name), head.get(name)
+        old = _normal(before.lines) if before else set()
+        new = _normal(after.lines) if after else set()
+        if before and after and old == new:
+            unchanged.append(name)
+            continue
+        changes = tuple(diff_lines(old, new))
+        old_count = len(before.lines) if before else 0
+        touched = sum(len(c.before.rdatas) for c in changes if c.before and c.rtype != "SOA")
+        current = served.get(name, before.serial if before else None)
+        serial = None
+        if after is not None:
+            # Nothing served yet: the file's serial is where to start from.
+            start = current if current is not None else (after.serial - 1) % 2**32
+            serial = next_serial(start, scheme, now, floor=after.serial)
+        plans.append(
+            ZonePlan(
+                zone=name,
+                action="add" if before is None else "remove" if after is None else "change",
+                changes=changes,
+                records_before=old_count,
+                records_after=len(after.lines) if after else 0,
+                records_touched=touched,
+                serial_before=current,
+                serial_after=serial,
+                unsafe=tuple(_unsafe(name, before, after, changes, touched, safety)),
+            )
+        )
+    return Plan(base_label, head_label, tuple(plans), problems, allow_unsafe, tuple(unchanged))
+
+
+def _unsafe(
+    name: str,
+    before: CanonicalZone | None,
+    after: CanonicalZone | None,
+    changes: tuple[Change, ...],
+    touched: int,
+    safety: Safety,
+) -> list[str]:
+    if before is None:
+        return []
+    if after is None:
+        return [f"deletes the zone ({len(before.lines)} records)"]
+    reasons = []
+    apex = name + "."
+    if any(c.owner == apex and c.rtype == "NS" for c in changes):
+        reasons.append("changes the apex NS set")
+    count = len(before.lines)
+    if count >= safety.min_records and touched * 100 > safety.max_change_percent * count:
+        reasons.append(
+            f"deletes or changes {touched} of {count} records "
+            f"({touched * 100 // count}%, limit {safety.max_change_percent:g}%)"
+        )
+    return reasons

@@ -1,0 +1,190 @@
+"""The daemon's HTTP face: /metrics (Prometheus), /healthz and POST /nudge.
+
+`Metrics` owns a registry of its own; the daemon feeds it outcomes and
+`status.Status` values. `HttpServer` serves it on daemon.toml's
+[http] listen address in a thread. Called by serve/daemon.py.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    Info,
+    generate_latest,
+)
+
+from reconciler.apply.status import Status
+
+
+class Metrics:
+    """What `/metrics` shows; see the README for each series' meaning."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.duration = Histogram(
+            "reconciler_reconcile_duration_seconds",
+            "Time one reconcile took.",
+            buckets=(0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120),
+            registry=r,
+        )
+        self.reconciles = Counter(
+            "reconciler_reconciles", "Reconciles run, by outcome.", ["status"], registry=r
+        )
+        self.failures = Counter(
+            "reconciler_failures",
+            "Reconciles that did not succeed, by reason.",
+            ["reason"],
+            registry=r,
+        )
+        self.last_success = Gauge(
+            "reconciler_last_success_timestamp_seconds",
+            "When a reconcile last succeeded (Unix time).",
+            registry=r,
+        )
+        self.applied = Info(
+            "reconciler_applied_commit", "The commit the servers serve.", registry=r
+        )
+        self.serial = Gauge(
+            "reconciler_zone_serial",
+            "SOA serial each server answers for each zone (absent: no answer).",
+            ["zone", "server", "role"],
+            registry=r,
+        )
+        self.expected = Gauge(
+            "reconciler_zone_expected_serial",
+            "The serial the reconciler last served.",
+            ["zone"],
+            registry=r,
+        )
+        self.lagging = Gauge(
+            "reconciler_secondary_lagging",
+            "1 when a secondary does not serve the expected serial of a zone.",
+            ["zone", "server"],
+            registry=r,
+        )
+        self.lag = Gauge(
+            "reconciler_secondary_lag_seconds",
+            "How long a secondary has not served the expected serial of a zone (0 when it does).",
+            ["zone", "server"],
+            registry=r,
+        )
+        self.named_up = Gauge("reconciler_named_up", "1 when the primary answers.", registry=r)
+        self.backoff = Gauge(
+            "reconciler_backoff_seconds", "Time until the next retry after a failure.", registry=r
+        )
+        self.primary: tuple[str, int] | None = None
+        self._lag_since: dict[tuple[str, str], float] = {}
+
+    def observe(self, status: str, seconds: float, commit: str) -> None:
+        self.duration.observe(seconds)
+        self.reconciles.labels(status).inc()
+        if status in ("confirmed", "unchanged"):
+            self.last_success.set(time.time())
+            self.applied.info({"commit": commit})
+        else:
+            self.failures.labels(status).inc()
+
+    def failure(self, reason: str) -> None:
+        self.failures.labels(reason).inc()
+
+    def update_status(self, status: Status) -> None:
+        primary = next(s for s in status.servers if s.role == "primary")
+        self.primary = (primary.address, primary.port)
+        roles = {s.name: s.role for s in status.servers}
+        self.serial.clear()
+        self.expected.clear()
+        self.lagging.clear()
+        self.lag.clear()
+        now = time.time()
+        up = False
+        for zone in status.zones:
+            self.expected.labels(zone.zone).set(zone.recorded)
+            for server, serial in zone.serials.items():
+                if serial is not None:
+                    self.serial.labels(zone.zone, server, roles[server]).set(serial)
+                    up = up or roles[server] == "primary"
+                if roles[server] != "secondary":
+                    continue
+                key = (zone.zone, server)
+                behind = server in zone.lagging
+                since = self._lag_since.setdefault(key, now) if behind else None
+                if not behind:
+                    self._lag_since.pop(key, None)
+                self.lagging.labels(zone.zone, server).set(1 if behind else 0)
+                self.lag.labels(zone.zone, server).set(now - since if since else 0)
+        self.named_up.set(1 if up or not status.zones else 0)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+class HttpServer:
+    """GET /metrics, GET /healthz (200 only when healthy), POST /nudge (202)."""
+
+    def __init__(
+        self,
+        listen: str,
+        metrics: Metrics,
+        healthy: Callable[[], tuple[bool, str]],
+        nudge: Callable[[], None],
+    ) -> None:
+        host, _, port = listen.rpartition(":")
+        handler = _handler(metrics, healthy, nudge)
+        self.server = ThreadingHTTPServer((host.strip("[]") or "127.0.0.1", int(port)), handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def address(self) -> str:
+        host, port = self.server.server_address[:2]
+        return f"{host}:{port}"
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _handler(
+    metrics: Metrics, healthy: Callable[[], tuple[bool, str]], nudge: Callable[[], None]
+) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+            if self.path == "/metrics":
+                self._send(200, metrics.render(), CONTENT_TYPE_LATEST)
+            elif self.path == "/healthz":
+                ok, why = healthy()
+                self._send(200 if ok else 503, f"{why}\n".encode())
+            else:
+                self._send(404, b"not found\n")
+
+        def do_POST(self) -> None:  # noqa: N802
+            if self.path == "/nudge":
+                nudge()
+                self._send(202, b"nudged\n")
+            else:
+                self._send(404, b"not found\n")
+
+        def _send(self, code: int, body: bytes, kind: str = "text/plain") -> None:
+            self.send_response(code)
+            self.send_header("Content-Type", kind)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass  # requests are not worth a log line each
+
+    return Handler

@@ -1,0 +1,163 @@
+"""The edge that reads the zone repo: a commit (through git) or the working tree.
+
+`read_snapshot` returns a `Snapshot` value holding the files the pipeline needs
+(reconciler.toml, host/policy.toml and the zone folder), with symlinks and
+oversize files marked rather than read. `changed_paths` and `is_ancestor`
+answer the git questions `plan` and `apply` ask; `verify_signature` (git
+verify-commit, with gpg or ssh-keygen) answers the signed-commits gate. Works
+on bare repositories too, and inside a pre-receive hook (git's quarantined
+objects reach every git subprocess through the environment). Called by
+`cli/main.py`, `check/inspect.py`, the reconcile step and the daemon; with
+`signatures.py`, the only modules that run git.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import git
+
+from reconciler.errors import SourceError
+from reconciler.model.snapshot import WORKTREE, FileEntry, Snapshot
+
+SYMLINK_MODE = 0o120000
+
+
+def open_repo(path: str | Path) -> git.Repo:
+    try:
+        return git.Repo(path)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        raise SourceError(f"{path}: not a git repository") from None
+
+
+def resolve(repo: git.Repo, rev: str) -> git.Commit:
+    try:
+        return repo.commit(rev)
+    except (git.BadName, ValueError, git.GitCommandError):
+        raise SourceError(f"revision '{rev}' does not exist in {repo.working_dir}") from None
+
+
+def read_file(repo: git.Repo, rev: str | None, path: str) -> bytes | None:
+    """One small file (a config file); None when absent."""
+    if rev is None:
+        full = Path(repo.working_dir, path)
+        return full.read_bytes() if full.is_file() and not full.is_symlink() else None
+    try:
+        blob = resolve(repo, rev).tree / path
+    except KeyError:
+        return None
+    return blob.data_stream.read() if blob.type == "blob" else None
+
+
+def read_snapshot(
+    repo: git.Repo, rev: str | None, folders: list[str], extra: list[str], max_bytes: int
+) -> Snapshot:
+    """Files in `folders` (recursively) and the `extra` files, at `rev` or the working tree."""
+    if rev is None:
+        return _worktree_snapshot(Path(repo.working_dir), folders, extra, max_bytes)
+    commit = resolve(repo, rev)
+    files: dict[str, FileEntry] = {}
+    for path in extra:
+        data = read_file(repo, commit.hexsha, path)
+        if data is not None:
+            files[path] = FileEntry(path, len(data), data)
+    for folder in folders:
+        try:
+            tree = commit.tree / folder
+        except KeyError:
+            continue
+        if tree.type != "tree":
+            files[folder] = FileEntry(folder, tree.size, None, tree.mode == SYMLINK_MODE)
+            continue
+        for item in tree.traverse():
+            if item.type != "blob":
+                continue
+            link = item.mode == SYMLINK_MODE
+            big = item.size > max_bytes
+            data = None if link or big else item.data_stream.read()
+            files[item.path] = FileEntry(item.path, item.size, data, link)
+    return Snapshot(commit.hexsha[:12], commit.hexsha, str(commit.message), files)
+
+
+def _worktree_snapshot(root: Path, folders: list[str], extra: list[str], limit: int) -> Snapshot:
+    files: dict[str, FileEntry] = {}
+    wanted = [root / p for p in extra]
+    for folder in folders:
+        top = root / folder
+        if top.is_symlink():
+            files[folder] = FileEntry(folder, 0, None, True)
+            continue
+        for dirpath, dirnames, filenames in os.walk(top):
+            wanted += [Path(dirpath, n) for n in filenames + dirnames]
+            dirnames[:] = [d for d in dirnames if not Path(dirpath, d).is_symlink()]
+    for full in wanted:
+        try:
+            info = full.lstat()
+        except FileNotFoundError:
+            continue
+        rel = full.relative_to(root).as_posix()
+        if stat.S_ISLNK(info.st_mode):
+            files[rel] = FileEntry(rel, 0, None, True)
+        elif stat.S_ISREG(info.st_mode):
+            data = full.read_bytes() if info.st_size <= limit else None
+            files[rel] = FileEntry(rel, info.st_size, data)
+    return Snapshot(WORKTREE, None, "", files)
+
+
+def changed_paths(repo: git.Repo, base: str, head: str | None) -> set[str]:
+    """Paths that differ between `base` and `head` (None: the working tree)."""
+    base_commit = resolve(repo, base)
+    diffs = base_commit.diff(None if head is None else resolve(repo, head).hexsha)
+    changed = {d.a_path for d in diffs} | {d.b_path for d in diffs}
+    if head is None:
+        changed |= set(repo.untracked_files)
+    return {p for p in changed if p}
+
+
+def is_ancestor(repo: git.Repo, older: str, newer: str) -> bool:
+    return repo.is_ancestor(resolve(repo, older).hexsha, resolve(repo, newer).hexsha)
+
+
+def trailers(message: str) -> dict[str, list[str]]:
+    """Git trailers (`Key: value` lines) of the message's last paragraph."""
+    paragraphs = [p for p in message.strip().split("\n\n") if p.strip()]
+    found: dict[str, list[str]] = {}
+    if len(paragraphs) < 2:
+        return found
+    for line in paragraphs[-1].splitlines():
+        key, sep, value = line.partition(":")
+        if sep and key.strip() and " " not in key.strip():
+            found.setdefault(key.strip().lower(), []).append(value.strip())
+    return found
+
+
+NOTES_REF = "reconciler"
+
+
+def add_note(repo: git.Repo, commit: str, text: str) -> None:
+    """Attach (replace) the reconciler's note on `commit`: `git log --notes=reconciler`."""
+    repo.git.execute(
+        [
+            "git",
+            "-c",
+            "user.name=dns-reconciler",
+            "-c",
+            "user.email=reconciler@localhost",
+            "notes",
+            f"--ref={NOTES_REF}",
+            "add",
+            "-f",
+            "-m",
+            text,
+            commit,
+        ]
+    )
+
+
+def read_note(repo: git.Repo, commit: str) -> str | None:
+    try:
+        return repo.git.notes(f"--ref={NOTES_REF}", "show", commit)
+    except git.GitCommandError:
+        return None
