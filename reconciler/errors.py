@@ -1,13 +1,19 @@
 """The error hierarchy: one root, each class's docstring its message.
 
-Raised by the core and the edges; caught only by `cli/main.py` (which maps them to
-exit codes) and, later, the daemon (which logs, backs off and retries).
+Below the root, two kinds (as kopf has them): a `TemporaryError` may succeed when
+tried again (named or rndc not answering, a transfer failing), a `PermanentError`
+fails the same way until the commit or the host's configuration changes (a
+missing key file, invalid input, a BIND tool that is not installed). The daemon
+retries by this type (serve/decide.py); `cli/main.py` maps them to exit codes.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Literal
+
+Severity = Literal["error", "warning"]  # a warning is shown but fails nothing
 
 
 class ReconcilerError(Exception):
@@ -21,15 +27,23 @@ class ReconcilerError(Exception):
         return self.detail or (self.__doc__ or "").strip()
 
 
-class ConfigError(ReconcilerError):
+class TemporaryError(ReconcilerError):
+    """a server or tool did not answer; trying again may succeed"""
+
+
+class PermanentError(ReconcilerError):
+    """this fails the same way until the commit or the host's configuration changes"""
+
+
+class ConfigError(PermanentError):
     """invalid configuration"""
 
 
-class SourceError(ReconcilerError):
+class SourceError(TemporaryError):
     """the repository or revision cannot be read"""
 
 
-class ToolError(ReconcilerError):
+class ToolError(PermanentError):
     """a BIND tool is missing or failed to run"""
 
 
@@ -42,7 +56,7 @@ class Problem:
     line: int | None = None
     zone: str | None = None
     record: str | None = None
-    severity: str = "error"  # "error" or "warning"
+    severity: Severity = "error"
 
     def __str__(self) -> str:
         where = self.file if self.line is None else f"{self.file}:{self.line}"
@@ -65,7 +79,7 @@ class Problem:
         }
 
 
-class ValidationError(ReconcilerError):
+class ValidationError(PermanentError):
     """the input is invalid"""
 
     def __init__(self, problems: Iterable[Problem]) -> None:
@@ -78,9 +92,9 @@ class UnsafeChange(ReconcilerError):
     """the change is larger than the safety limits allow"""
 
 
-class BindError(ReconcilerError):
+class BindError(TemporaryError):
     """BIND refused or failed"""
 
 
-class TransferError(ReconcilerError):
+class TransferError(TemporaryError):
     """the zone transfer failed"""

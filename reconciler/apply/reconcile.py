@@ -35,7 +35,7 @@ from reconciler.check.inspect import Inspection, inspect, zones_touched
 from reconciler.config.host import HostConfig
 from reconciler.config.repo import RepoConfig, Server
 from reconciler.errors import BindError, Problem
-from reconciler.model.outcome import Outcome
+from reconciler.model.outcome import Outcome, Status
 from reconciler.model.plan import ALLOW_TRAILER, Plan, make_plan
 from reconciler.model.serial import add, is_newer, next_serial
 from reconciler.model.zone import CanonicalZone
@@ -80,7 +80,7 @@ def apply(
     with locked(host.state_dir) if lock else nullcontext():
         run = _Run(host, repo, target, load_state(host.state_dir), now or datetime.now(UTC), log)
         outcome = _apply(run, allow_unsafe, allow_non_descendant or host.allow_non_descendant)
-    log.info("reconcile finished", status=outcome.status, reason=outcome.reason)
+    log.info("reconcile finished", status=outcome.status.value, reason=outcome.reason)
     return outcome
 
 
@@ -96,7 +96,7 @@ def _apply(run: _Run, allow_unsafe: bool, allow_non_descendant: bool) -> Outcome
             f"commit {run.target[:12]} is not a descendant of the last applied commit "
             f"{last[:12]} (a force-push?); pass --allow-non-descendant to apply it anyway"
         )
-        return _refuse(run, "refused", reason)
+        return _refuse(run, Status.REFUSED, reason)
     if run.host.require_signed_commits:
         unsigned = verify_signature(
             run.repo,
@@ -105,7 +105,7 @@ def _apply(run: _Run, allow_unsafe: bool, allow_non_descendant: bool) -> Outcome
             allowed_signers=run.host.allowed_signers,
         )
         if unsigned:
-            return _refuse(run, "refused", f"commit {run.target[:12]}: {unsigned}")
+            return _refuse(run, Status.REFUSED, f"commit {run.target[:12]}: {unsigned}")
     run.state = replace(run.state, last_attempted=run.target)
     save_state(run.host.state_dir, run.state)
 
@@ -115,11 +115,11 @@ def _apply(run: _Run, allow_unsafe: bool, allow_non_descendant: bool) -> Outcome
     head = inspect(run.repo, run.target, only=wanted) if wanted else head_all
     if not head.ok:
         first = head.errors[0] if head.errors else None
-        return _refuse(run, "invalid", f"invalid: {first}", head.problems)
+        return _refuse(run, Status.INVALID, f"invalid: {first}", head.problems)
     run.config = head.config
     mismatch = _key_mismatch(run.host, run.config)
     if mismatch:
-        return _refuse(run, "invalid", f"invalid: {mismatch}")
+        return _refuse(run, Status.INVALID, f"invalid: {mismatch}")
     run.rndc = Rndc(run.host.rndc_server, run.host.rndc_port, run.host.rndc_key_file)
 
     removed = set(run.state.zones) - set(head_all.zone_paths)
@@ -139,7 +139,8 @@ def _apply(run: _Run, allow_unsafe: bool, allow_non_descendant: bool) -> Outcome
         problems=head.problems,
     )
     if plan.verdict == "unsafe":
-        return _refuse(run, "unsafe", "unsafe: " + "; ".join(plan.unsafe_reasons), plan=plan)
+        reason = "unsafe: " + "; ".join(plan.unsafe_reasons)
+        return _refuse(run, Status.UNSAFE, reason, plan=plan)
     if not plan.zones:
         if not _config_current(run, set(run.state.zones)):
             _write_config(run, set(run.state.zones))
@@ -401,9 +402,9 @@ def _rollback(run: _Run, plan: Plan, attempted: dict[str, CanonicalZone], reason
         last_failure={"commit": run.target, "reason": reason},
     )
     save_state(run.host.state_dir, run.state)
-    _note(run, "rolled back", reason, {n: z.serial for n, z in restored.items()}, lagging)
+    _note(run, Status.ROLLED_BACK, reason, {n: z.serial for n, z in restored.items()}, lagging)
     return Outcome(
-        "rolled-back",
+        Status.ROLLED_BACK,
         run.target,
         plan,
         {n: z.serial for n, z in restored.items()},
@@ -447,7 +448,7 @@ def _finish(
     )
     save_state(run.host.state_dir, run.state)
     served = {n: z.serial for n, z in zones.items()}
-    status = "unconfirmed" if lagging else "unchanged" if unchanged else "confirmed"
+    status = Status.UNCONFIRMED if lagging else Status.UNCHANGED if unchanged else Status.CONFIRMED
     _note(run, status, None, served, lagging)
     reason = "secondaries lag: " + "; ".join(lagging) if lagging else None
     return Outcome(status, run.target, plan, served, lagging, reason)
@@ -455,7 +456,7 @@ def _finish(
 
 def _refuse(
     run: _Run,
-    status: str,
+    status: Status,
     reason: str,
     problems: tuple[Problem, ...] = (),
     plan: Plan | None = None,
@@ -469,9 +470,9 @@ def _refuse(
 
 
 def _note(
-    run: _Run, status: str, reason: str | None, served: dict[str, int], lagging: tuple[str, ...]
+    run: _Run, status: Status, reason: str | None, served: dict[str, int], lagging: tuple[str, ...]
 ) -> None:
-    lines = [f"reconciler: {status} at {run.now.isoformat(timespec='seconds')}"]
+    lines = [f"reconciler: {status.value} at {run.now.isoformat(timespec='seconds')}"]
     if reason:
         lines.append(f"reason: {reason}")
     lines += [f"served: {zone} serial {serial}" for zone, serial in sorted(served.items())]

@@ -15,6 +15,7 @@ from reconciler.apply.state import load_state
 from reconciler.bind import probe
 from reconciler.check.inspect import read_config
 from reconciler.config.host import HostConfig
+from reconciler.config.repo import Role
 from reconciler.model.serial import is_newer
 from reconciler.source.repo import open_repo
 
@@ -22,7 +23,7 @@ from reconciler.source.repo import open_repo
 @dataclass(frozen=True)
 class ServerInfo:
     name: str
-    role: str  # "primary" or "secondary"
+    role: Role
     address: str
     port: int
 
@@ -43,7 +44,9 @@ class ZoneStatus:
 
 
 @dataclass(frozen=True)
-class Status:
+class Overview:
+    """What is deployed and what each server answers for each zone."""
+
     deployed: str | None
     last_attempted: str | None
     servers: tuple[ServerInfo, ...]
@@ -65,7 +68,7 @@ class Status:
         }
 
 
-def gather(host: HostConfig) -> Status:
+def gather(host: HostConfig) -> Overview:
     state = load_state(host.state_dir)
     repo = open_repo(host.repo)
     config = read_config(repo, state.last_applied or host.branch)[0]
@@ -89,4 +92,4 @@ def gather(host: HostConfig) -> Status:
     zones = tuple(
         ZoneStatus(z, state.zones[z].serial, serials.get(z, {})) for z in sorted(state.zones)
     )
-    return Status(state.last_applied, state.last_attempted, servers, zones, state.last_failure)
+    return Overview(state.last_applied, state.last_attempted, servers, zones, state.last_failure)

@@ -28,12 +28,14 @@ from reconciler.config.host import load_host_config
 from reconciler.devtools import demo
 from reconciler.devtools.init import init_repo
 from reconciler.errors import ReconcilerError, ValidationError
-from reconciler.model.outcome import Outcome
+from reconciler.model.outcome import Outcome, Status
 from reconciler.model.plan import ALLOW_TRAILER, make_plan
 from reconciler.serve import daemon, hooks
 from reconciler.source.repo import changed_paths, open_repo, resolve
 
-EXIT_OK, EXIT_INVALID, EXIT_ROLLED_BACK, EXIT_UNSAFE, EXIT_UNCONFIRMED = 0, 1, 2, 3, 4
+EXIT_OK = 0
+EXIT_INVALID = Status.INVALID.exit_code  # also: any error of ours (one line on stderr)
+EXIT_INTERNAL = 70  # a bug: an exception that is not one of ours
 FORMAT = click.option(
     "--format", "fmt", type=click.Choice(["text", "json"]), default="text", help="Output format."
 )
@@ -62,7 +64,7 @@ def _edge(func: Callable[..., int | None]) -> Callable[..., None]:
                 f"internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)",
                 err=True,
             )
-            code = 70
+            code = EXIT_INTERNAL
         sys.exit(code)
 
     return wrapper
@@ -176,7 +178,7 @@ def plan_command(
         click.echo(report.plan_text(plan))
     if plan.verdict == "invalid":
         return EXIT_INVALID
-    return EXIT_UNSAFE if plan.verdict == "unsafe" else EXIT_OK
+    return Status.UNSAFE.exit_code if plan.verdict == "unsafe" else EXIT_OK
 
 
 def _parent(repo: Any, rev: str) -> str | None:

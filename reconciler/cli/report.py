@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from reconciler.apply.status import Status
+from reconciler.apply.status import Overview
 from reconciler.check.inspect import Inspection
 from reconciler.model.outcome import Outcome
 from reconciler.model.plan import ALLOW_TRAILER, Change, Plan, ZonePlan
@@ -241,22 +241,14 @@ def outcome_text(outcome: Outcome) -> str:
         lines.append(plan_text(outcome.plan))
     lines += [str(p) for p in outcome.problems]
     served = ", ".join(f"{zone} serial {serial}" for zone, serial in sorted(outcome.served.items()))
-    headline = {
-        "confirmed": f"confirmed: {outcome.commit[:12]} served by the primary and every secondary",
-        "unchanged": f"unchanged: {outcome.commit[:12]} changes no zone's content",
-        "invalid": f"invalid: {outcome.commit[:12]} refused, nothing written",
-        "unsafe": f"refused as unsafe: {outcome.commit[:12]}",
-        "refused": f"refused: {outcome.commit[:12]}",
-        "rolled-back": f"rolled back: {outcome.commit[:12]}",
-        "unconfirmed": f"applied but not confirmed: {outcome.commit[:12]}",
-    }[outcome.status]
+    headline = outcome.status.headline(outcome.commit)
     lines.append(headline + (f" ({served})" if served else ""))
     if outcome.reason:
         lines.append(f"reason: {outcome.reason}")
     return "\n".join(lines)
 
 
-def status_text(status: Status) -> str:
+def status_text(status: Overview) -> str:
     lines = [f"deployed: {status.deployed or 'nothing yet'}"]
     if status.last_attempted and status.last_attempted != status.deployed:
         lines.append(f"last attempted: {status.last_attempted}")

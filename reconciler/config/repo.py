@@ -11,14 +11,16 @@ import ipaddress
 import re
 import tomllib
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, cast
 
 from reconciler.config.tomlfile import check_types, key_line, syntax_problem, table_line
 from reconciler.errors import Problem, ValidationError
 from reconciler.model.plan import Safety
-from reconciler.model.serial import SCHEMES
+from reconciler.model.serial import SCHEMES, Scheme
 
 CONFIG_FILE = "reconciler.toml"
+
+Role = Literal["primary", "secondary"]  # a server's part: the one that loads, or one that copies
 
 
 @dataclass(frozen=True)
@@ -36,7 +38,7 @@ class RepoConfig:
     secondaries: tuple[Server, ...] = ()
     tsig_key: str | None = None
     tsig_algorithm: str = "hmac-sha256"
-    serial_scheme: str = "date"
+    serial_scheme: Scheme = "date"
     zones_dir: str = "zones"
     safety: Safety = Safety()
     variables: dict[str, Any] = field(default_factory=dict)
@@ -191,7 +193,7 @@ def parse_repo_config(text: str, file: str = CONFIG_FILE) -> RepoConfig:
         secondaries=tuple(s for s in secondaries if s),
         tsig_key=key,
         tsig_algorithm=algorithm,
-        serial_scheme=scheme,
+        serial_scheme=cast(Scheme, scheme),  # checked against SCHEMES above
         zones_dir=directory.strip("/"),
         safety=Safety(
             max_change_percent=float(percent),

@@ -13,12 +13,22 @@ from collections import defaultdict
 from collections.abc import Collection, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
+from typing import Literal
 
 from reconciler.errors import Problem
-from reconciler.model.serial import next_serial
+from reconciler.model.serial import Scheme, next_serial
 from reconciler.model.zone import CanonicalZone, parse_line
 
 ALLOW_TRAILER = "Reconciler-Allow: unsafe"
+
+Action = Literal["add", "remove", "change"]  # what happens to a zone, or to an RRset in it
+ACTIONS: tuple[Action, ...] = ("add", "remove", "change")
+Verdict = Literal["safe", "allowed", "unsafe", "invalid"]
+
+
+def action(before: object | None, after: object | None) -> Action:
+    """ "add" when there was nothing before, "remove" when nothing after, else "change"."""
+    return "add" if before is None else "remove" if after is None else "change"
 
 
 @dataclass(frozen=True)
@@ -42,14 +52,14 @@ class Change:
     after: RRset | None
 
     @property
-    def kind(self) -> str:
-        return "add" if self.before is None else "remove" if self.after is None else "change"
+    def kind(self) -> Action:
+        return action(self.before, self.after)
 
 
 @dataclass(frozen=True)
 class ZonePlan:
     zone: str
-    action: str  # "add", "remove" or "change"
+    action: Action
     changes: tuple[Change, ...]
     records_before: int
     records_after: int
@@ -58,8 +68,8 @@ class ZonePlan:
     serial_after: int | None
     unsafe: tuple[str, ...] = ()
 
-    def counts(self) -> dict[str, int]:
-        found = {"add": 0, "remove": 0, "change": 0}
+    def counts(self) -> dict[Action, int]:
+        found = dict.fromkeys(ACTIONS, 0)
         for change in self.changes:
             found[change.kind] += 1
         return found
@@ -83,7 +93,7 @@ class Plan:
         return [f"{z.zone}: {r}" for z in self.zones for r in z.unsafe]
 
     @property
-    def verdict(self) -> str:
+    def verdict(self) -> Verdict:
         if not self.valid:
             return "invalid"
         if self.unsafe_reasons:
@@ -182,7 +192,7 @@ def make_plan(
     base_label: str,
     head_label: str,
     safety: Safety,
-    scheme: str,
+    scheme: Scheme,
     now: datetime,
     served: Mapping[str, int] | None = None,
     allow_unsafe: bool = False,
@@ -218,7 +228,7 @@ def make_plan(
         plans.append(
             ZonePlan(
                 zone=name,
-                action="add" if before is None else "remove" if after is None else "change",
+                action=action(before, after),
                 changes=changes,
                 records_before=old_count,
                 records_after=len(after.lines) if after else 0,

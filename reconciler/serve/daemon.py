@@ -37,10 +37,9 @@ from reconciler.apply.status import gather
 from reconciler.bind import probe
 from reconciler.config.host import HostConfig, load_host_config
 from reconciler.errors import ReconcilerError
+from reconciler.model.outcome import Status
 from reconciler.serve.metrics import HttpServer, Metrics
 from reconciler.source.repo import open_repo, resolve
-
-PERMANENT = {"invalid", "unsafe", "refused", "rolled-back"}
 
 
 def sd_notify(message: str) -> bool:
@@ -213,8 +212,8 @@ class Daemon:
             return self._temporary(exc, head)
         took = time.monotonic() - started
         self.metrics.observe(outcome.status, took, outcome.commit)
-        fields = {
-            "status": outcome.status,
+        fields: dict[str, object] = {
+            "status": outcome.status.value,
             "seconds": round(took, 3),
             "reconciles": self.reconciles,
         }
@@ -223,21 +222,22 @@ class Daemon:
         if outcome.reason:
             fields["reason"] = outcome.reason
         # Health and metrics first: whoever reads the log line may look at them at once.
-        self.healthy = outcome.status in ("confirmed", "unchanged")
-        if outcome.status in PERMANENT:
+        self.healthy = outcome.status.healthy
+        if outcome.status.permanent:
             self.refused, self.retry_at = head, None
             self.backoff.reset()
             message = "commit refused; waiting for a new commit"
-        elif outcome.status == "unconfirmed":
-            fields["retry_in"] = self.backoff.next_delay()
-            self.retry_at = time.monotonic() + fields["retry_in"]
+        elif outcome.status is Status.UNCONFIRMED:
+            delay = self.backoff.next_delay()
+            fields["retry_in"] = delay
+            self.retry_at = time.monotonic() + delay
             message = "secondaries lag; retrying"
         else:
             self.refused, self.retry_at = None, None
             self.backoff.reset()
             message = "reconciled"
         self._refresh_metrics()
-        sd_notify(f"STATUS={outcome.status} {head[:12]}")
+        sd_notify(f"STATUS={outcome.status.value} {head[:12]}")
         if message == "reconciled":
             log.info(message, **fields)
         else:

@@ -1,7 +1,7 @@
 """The daemon's HTTP face: /metrics (Prometheus), /healthz and POST /nudge.
 
-`Metrics` owns a registry of its own; the daemon feeds it outcomes and
-`status.Status` values. `HttpServer` serves it on daemon.toml's
+`Metrics` owns a registry of its own; the daemon feeds it outcome `Status`es
+and `Overview`s of what the servers answer. `HttpServer` serves it on daemon.toml's
 [http] listen address in a thread. Called by serve/daemon.py.
 """
 
@@ -22,7 +22,8 @@ from prometheus_client import (
     generate_latest,
 )
 
-from reconciler.apply.status import Status
+from reconciler.apply.status import Overview
+from reconciler.model.outcome import Status
 
 
 class Metrics:
@@ -85,19 +86,19 @@ class Metrics:
         self.primary: tuple[str, int] | None = None
         self._lag_since: dict[tuple[str, str], float] = {}
 
-    def observe(self, status: str, seconds: float, commit: str) -> None:
+    def observe(self, status: Status, seconds: float, commit: str) -> None:
         self.duration.observe(seconds)
-        self.reconciles.labels(status).inc()
-        if status in ("confirmed", "unchanged"):
+        self.reconciles.labels(status.value).inc()
+        if status.healthy:
             self.last_success.set(time.time())
             self.applied.info({"commit": commit})
         else:
-            self.failures.labels(status).inc()
+            self.failures.labels(status.value).inc()
 
     def failure(self, reason: str) -> None:
         self.failures.labels(reason).inc()
 
-    def update_status(self, status: Status) -> None:
+    def update_status(self, status: Overview) -> None:
         primary = next(s for s in status.servers if s.role == "primary")
         self.primary = (primary.address, primary.port)
         roles = {s.name: s.role for s in status.servers}
