@@ -95,6 +95,7 @@ class Site:
     sandbox: demo.Demo
     http: str
     daemons: list[Running] = field(default_factory=list)
+    pushes: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
     @property
     def root(self) -> Path:
@@ -129,6 +130,18 @@ class Site:
         self.clone.git.push("-q", *flags, "origin", "main")
         return sha
 
+    def push_in_background(self, change: Callable[[str], str], message: str) -> str:
+        """Commit and start the push; the daemon may reconcile before the hooks finish."""
+        file = self.root / "clone" / ZONE
+        file.write_text(change(file.read_text()))
+        sha = commit_all(self.clone, message)
+        self.pushes.append(
+            subprocess.Popen(
+                ["git", "-C", str(self.root / "clone"), "push", "-q", "origin", "main"]
+            )
+        )
+        return sha
+
     def serials(self, zone: str = "example.com") -> list[int | None]:
         return [
             probe.soa_serial(s.address, s.port, zone, timeout=1.0)
@@ -160,6 +173,8 @@ def site(tmp_path: Path) -> Iterator[Site]:
     try:
         yield running
     finally:
+        for push in running.pushes:
+            push.wait()
         for daemon in running.daemons:
             daemon.stop()
         sandbox.servers.stop_all()
@@ -228,7 +243,8 @@ def _a(site: Site, name: str) -> list[str]:
 def test_kill_9_mid_reconcile_then_restart_converges(site: Site, stage: str) -> None:
     daemon = site.start()
     before = site.serials()[0]
-    site.push(lambda t: t.replace(WWW, "www     IN A    192.0.2.72"), "Move www")
+    # The push returns only after post-receive: by then the reconcile may be over.
+    site.push_in_background(lambda t: t.replace(WWW, "www     IN A    192.0.2.72"), "Move www")
     daemon.wait_event(lambda e: e.get("event") == stage, stage)
     daemon.process.send_signal(signal.SIGKILL)
     daemon.process.wait()
@@ -378,7 +394,9 @@ def test_pull_mode_follows_a_remote(site: Site) -> None:
 
 def test_sigterm_lets_the_reconcile_under_way_finish(site: Site) -> None:
     daemon = site.start()
-    sha = site.push(lambda t: t.replace(WWW, "www     IN A    192.0.2.76"), "Move www")
+    sha = site.push_in_background(
+        lambda t: t.replace(WWW, "www     IN A    192.0.2.76"), "Move www"
+    )
     daemon.wait_event(lambda e: e.get("event") == "zone written", "the write")
     daemon.process.send_signal(signal.SIGTERM)
     assert daemon.process.wait(timeout=WAIT) == 0
