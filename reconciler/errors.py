@@ -57,6 +57,7 @@ class Problem:
     zone: str | None = None
     record: str | None = None
     severity: Severity = "error"
+    rule: str | None = None  # the named rule that found it (model/rules.py): a zone may waive it
 
     def __str__(self) -> str:
         where = self.file if self.line is None else f"{self.file}:{self.line}"
@@ -66,7 +67,8 @@ class Problem:
         if self.record:
             parts.append(self.record)
         prefix = "warning: " if self.severity == "warning" else ""
-        return ": ".join(parts) + f": {prefix}{self.message}"
+        named = f" [{self.rule}]" if self.rule else ""
+        return ": ".join(parts) + f": {prefix}{self.message}{named}"
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -76,6 +78,7 @@ class Problem:
             "record": self.record,
             "severity": self.severity,
             "message": self.message,
+            "rule": self.rule,
         }
 
 

@@ -51,15 +51,22 @@ def test_added_removed_changed_records(zone_repo: ZoneRepo) -> None:
     assert result.code == 0, result.out + result.err
     lines = result.out.splitlines()
     assert lines[0] == f"plan {base[:12]} -> {head[:12]}"
-    assert lines[2] == "  1 added, 1 removed, 1 changed RRset(s); 8 -> 8 records"
-    assert lines[3:] == [
+    # mail is the MX host: moving it changes mail delivery, and the plan says so
+    assert lines[1] == "changes mail delivery: example.org (address of an MX host)"
+    assert lines[3] == "  1 added, 1 removed, 1 changed RRset(s); 8 -> 8 records"
+    assert lines[4:] == [
         "  + ftp.example.org. AAAA",
         "      + ftp.example.org. 3600 AAAA 2001:db8::21",
-        "  ~ mail.example.org. A",
+        "  ~ mail.example.org. A  (mail: address of an MX host)",
         "      - mail.example.org. 3600 A 192.0.2.25",
         "      + mail.example.org. 3600 A 192.0.2.26",
         "  - www.example.org. A",
         "      - www.example.org. 3600 A 192.0.2.80",
+        "zones/example.org.zone:5: example.org: example.org. MX: warning: example.org receives "
+        "mail (MX) but has no DMARC record: receivers cannot tell forged mail from "
+        "example.org's own; add e.g. "
+        '`_dmarc IN TXT "v=DMARC1; p=none; rua=mailto:dmarc-reports@example.org"` '
+        "[dmarc-missing]",
         "verdict: safe",
     ]
 
@@ -165,3 +172,54 @@ def test_plan_of_unknown_revision_is_one_line(zone_repo: ZoneRepo) -> None:
     result = zone_repo.run("plan", "--head", "nope")
     assert result.code == 1
     assert result.err.strip() == f"error: revision 'nope' does not exist in {zone_repo.path}"
+
+
+def test_changes_that_affect_mail_are_marked_in_json(zone_repo: ZoneRepo) -> None:
+    """MX, SPF, DKIM, DMARC, MTA-STS, TLS-RPT, the MX hosts' addresses and SMTP TLSA are mail;
+    a TXT that is not SPF, another host's address or a web server's TLSA are not."""
+    base = _base(zone_repo)
+    digest = "ab" * 32
+    zone_repo.write(
+        ZONE,
+        GOOD_ZONE.replace("@       IN MX  10 mail\n", "@       IN MX  20 mail\n")
+        + '@ IN TXT "v=spf1 mx -all"\n@ IN TXT "site-verification=1"\n'
+        + 's1._domainkey IN TXT "v=DKIM1; p="\n_dmarc IN TXT "v=DMARC1; p=none"\n'
+        + '_mta-sts IN TXT "v=STSv1; id=1"\nmta-sts IN A 192.0.2.8\n'
+        + '_smtp._tls IN TXT "v=TLSRPTv1; rua=mailto:t@example.org"\n'
+        + f"_25._tcp.mail IN TLSA 3 1 1 {digest}\n_443._tcp.www IN TLSA 3 1 1 {digest}\n"
+        + "web IN A 192.0.2.81\n",
+    )
+    head = zone_repo.commit("mail policy")
+    plan = json.loads(zone_repo.run("plan", "--base", base, "--head", head, "--format", "json").out)
+    assert plan["affects_mail"] is True
+    (zone,) = plan["zones"]
+    marks = {(c["owner"], c["rtype"]): c["mail"] for c in zone["changes"]}
+    assert marks == {
+        ("example.org.", "MX"): "MX",
+        ("example.org.", "TXT"): "SPF",
+        ("s1._domainkey.example.org.", "TXT"): "DKIM",
+        ("_dmarc.example.org.", "TXT"): "DMARC",
+        ("_mta-sts.example.org.", "TXT"): "MTA-STS",
+        ("mta-sts.example.org.", "A"): "MTA-STS",
+        ("_smtp._tls.example.org.", "TXT"): "TLS-RPT",
+        ("_25._tcp.mail.example.org.", "TLSA"): "TLSA of an MX host",
+        ("_443._tcp.www.example.org.", "TLSA"): None,
+        ("web.example.org.", "A"): None,
+    }
+    assert zone["mail"] == [
+        "MX",
+        "SPF",
+        "DKIM",
+        "DMARC",
+        "MTA-STS",
+        "TLS-RPT",
+        "TLSA of an MX host",
+    ]
+    zone_repo.write(ZONE, GOOD_ZONE + "web IN A 192.0.2.81\n")
+    other = zone_repo.commit("a web server")
+    plan = json.loads(
+        zone_repo.run("plan", "--base", base, "--head", other, "--format", "json").out
+    )
+    assert plan["affects_mail"] is False and plan["zones"][0]["mail"] == []
+    text = zone_repo.run("plan", "--base", base, "--head", other).out
+    assert "changes mail delivery" not in text and "(mail:" not in text

@@ -33,8 +33,11 @@ from reconciler.cli.main import main
 from reconciler.cli.report import MARKDOWN_ROWS, PLAN_MARKER
 from reconciler.devtools.init import template_dir
 
-from .conftest import GOOD_ZONE, ZoneRepo
+from .conftest import GOOD_ZONE as PLAIN
+from .conftest import ZoneRepo
 
+# example.org receives mail: with its DMARC record, `check` has nothing to say about it
+GOOD_ZONE = PLAIN + '_dmarc  IN TXT "v=DMARC1; p=none"\n'
 SNAPSHOTS = Path(__file__).parent / "snapshots"
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = template_dir()
@@ -95,10 +98,10 @@ def test_markdown_plan_of_an_unsafe_change_says_how_to_allow_it(zone_repo: ZoneR
     _compare("plan_unsafe.md", markdown)
     code, markdown = _markdown(zone_repo, base, "the same\n\nReconciler-Allow: unsafe")
     assert code == 0, markdown
-    assert markdown.splitlines()[1] == "### dns-reconciler plan ⚠️ allowed"
+    assert markdown.splitlines()[1] == "### dns-reconciler plan ⚠️ allowed · 📬 changes mail"
     assert markdown.splitlines()[-1] == (
         "**Verdict:** ⚠️ unsafe but allowed (`Reconciler-Allow: unsafe`): example.com: deletes "
-        "the zone (9 records); example.org: changes the apex NS set"
+        "the zone (12 records); example.org: changes the apex NS set"
     )
 
 

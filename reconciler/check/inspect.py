@@ -2,7 +2,8 @@
 
 `inspect` reads the revision (py), validates reconciler.toml and
 host/policy.toml, loads and renders the zones (zonefiles.py, render.py), runs BIND's strict
-checks (checkzone.py) and ours (rules.py), and returns an `Inspection` value:
+checks (checkzone.py) and ours (rules.py, mail/), sets aside what reconciler.toml waives
+(waive.py), and returns an `Inspection` value:
 every problem at once, plus each valid zone's canonical form. Called by
 `check` and `plan` in cli/main.py, and by the reconcile step.
 """
@@ -16,8 +17,10 @@ from dataclasses import dataclass, replace
 
 import git
 
+from reconciler.check import mail
 from reconciler.check import rules as checks
 from reconciler.check.checkzone import check_zones
+from reconciler.check.waive import Waived, apply_waivers
 from reconciler.check.zonefiles import load_zone, zone_files, zone_name
 from reconciler.config.policy import parse_policy
 from reconciler.config.repo import CONFIG_FILE, DEFAULT, RepoConfig, parse_repo_config
@@ -36,6 +39,7 @@ class Inspection:
     zone_paths: dict[str, str]  # every zone in the revision: name -> file
     zones: dict[str, CanonicalZone]  # the inspected, valid zones
     problems: tuple[Problem, ...]
+    waived: tuple[Waived, ...] = ()  # problems of rules a zone waives in reconciler.toml
 
     @property
     def errors(self) -> tuple[Problem, ...]:
@@ -126,17 +130,22 @@ def inspect(
     results = check_zones(texts, snapshot, config.zones_dir)
     valid: list[checks.Zone] = []
     for result in results:
-        problems += result.problems
+        problems += mail.long_strings(result.zone, result.problems)
         if result.canonical is not None:
             valid.append(checks.Zone(result.zone, result.canonical))
+    waived: list[Waived] = []
     if own_checks:
         problems += checks.run_all(valid)
+        problems += mail.run(valid)
+        checked = {z.text.name for z in valid}
+        problems, waived = apply_waivers(problems, config.waivers, set(paths), checked)
     return Inspection(
         snapshot=snapshot,
         config=config,
         zone_paths=paths,
         zones={z.text.name: z.canonical for z in valid},
         problems=tuple(problems),
+        waived=tuple(waived),
     )
 
 

@@ -7,6 +7,8 @@ parse) points the user at the line. Pure; called by `checkzone.py` and `rules.py
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 
 def absolute(name: str, origin: str) -> str:
     """`name` as written in a zone file, made fully qualified (lower case, trailing dot)."""
@@ -18,14 +20,8 @@ def absolute(name: str, origin: str) -> str:
     return f"{name}.{origin}" if origin != "." else f"{name}."
 
 
-def locate(
-    text: str,
-    origin: str,
-    owner: str | None = None,
-    rtype: str | None = None,
-    target: str | None = None,
-) -> int | None:
-    """First line whose record has this owner, type and target name (each optional)."""
+def _records(text: str, origin: str) -> Iterator[tuple[int, str, str, list[str]]]:
+    """(line number, owner, origin there, tokens after the owner) of every record line."""
     current = origin.lower()
     last_owner = current
     for number, raw in enumerate(text.splitlines(), 1):
@@ -41,6 +37,18 @@ def locate(
         if not raw[:1].isspace():
             last_owner = absolute(tokens[0], current)
             tokens = tokens[1:]
+        yield number, last_owner, current, tokens
+
+
+def locate(
+    text: str,
+    origin: str,
+    owner: str | None = None,
+    rtype: str | None = None,
+    target: str | None = None,
+) -> int | None:
+    """First line whose record has this owner, type and target name (each optional)."""
+    for number, last_owner, current, tokens in _records(text, origin):
         if owner is not None and last_owner != owner.lower():
             continue
         upper = [t.upper() for t in tokens]
@@ -52,3 +60,12 @@ def locate(
                 continue
         return number
     return None
+
+
+def locate_all(text: str, origin: str, owner: str, rtype: str) -> list[int]:
+    """Every line that starts a record of this owner and type (several records of one RRset)."""
+    return [
+        number
+        for number, last_owner, _current, tokens in _records(text, origin)
+        if last_owner == owner.lower() and rtype.upper() in (t.upper() for t in tokens)
+    ]

@@ -25,11 +25,13 @@ def check_json(result: Inspection) -> dict[str, object]:
         "errors": len(result.errors),
         "warnings": len(result.warnings),
         "problems": [p.as_dict() for p in result.problems],
+        "waived": [w.as_dict() for w in result.waived],
     }
 
 
 def check_text(result: Inspection) -> list[str]:
     lines = [str(p) for p in result.errors] + [str(p) for p in result.warnings]
+    lines += [str(w) for w in result.waived]
     checked = len(result.zones)
     if result.ok:
         lines.append(
@@ -69,14 +71,22 @@ def _rows(change: Change) -> list[tuple[str, int, str]]:
     return rows
 
 
+def _mail_zones(plan: Plan) -> str:
+    """ "example.com (MX, SPF), example.net (DMARC)": the zones whose mail delivery changes."""
+    return ", ".join(f"{zone.zone} ({', '.join(zone.mail)})" for zone in plan.zones if zone.mail)
+
+
 def plan_text(plan: Plan) -> str:
     out = [f"plan {plan.base} -> {plan.head}"]
+    if plan.affects_mail:
+        out.append(f"changes mail delivery: {_mail_zones(plan)}")
     for zone in plan.zones:
         out.append(f"zone {zone.zone}: {zone.action}, {_serials(zone)}")
         out.append(f"  {_summary(zone)}")
         for change in zone.changes:
             mark = {"add": "+", "remove": "-", "change": "~"}[change.kind]
-            out.append(f"  {mark} {change.owner} {change.rtype}")
+            mail = f"  (mail: {change.mail})" if change.mail else ""
+            out.append(f"  {mark} {change.owner} {change.rtype}{mail}")
             out += [
                 f"      {sign} {change.owner} {ttl} {change.rtype} {data}"
                 for sign, ttl, data in _rows(change)
@@ -109,6 +119,7 @@ def _md(text: str) -> str:
     return text.replace("|", "\\|").replace("`", "'")
 
 
+MAIL_ICON = "📬"  # marks what changes mail delivery
 PLAN_MARKER = "<!-- dns-reconciler-plan -->"  # CI finds (and updates) its one comment by it
 MARKDOWN_ROWS = 400  # record rows in a comment: GitHub refuses comments over 65,536 characters
 MARKDOWN_PROBLEMS = 100
@@ -147,7 +158,7 @@ def _zone_table(zone: ZonePlan, budget: int) -> tuple[list[str], int]:
     """The record rows of one zone (at most `budget`), folded when long; rows shown."""
     rows = [
         f"| {'➖' if sign == '-' else '➕'} | `{_md(change.owner)}` | {ttl} | "
-        f"{change.rtype} | `{_md(data)}` |"
+        f"{change.rtype}{f' {MAIL_ICON}' if change.mail else ''} | `{_md(data)}` |"
         for change in zone.changes
         for sign, ttl, data in _record_rows(change)
     ]
@@ -189,14 +200,20 @@ def plan_markdown(plan: Plan) -> str:
     each zone's records, the problems and the verdict (with how to allow an unsafe change).
     Long plans are cut at MARKDOWN_ROWS record rows to stay under GitHub's comment size."""
     icon = {"safe": "✅", "allowed": "⚠️", "unsafe": "⛔", "invalid": "❌"}[plan.verdict]
+    mail = f" · {MAIL_ICON} changes mail" if plan.affects_mail else ""
     out = [
         PLAN_MARKER,
-        f"### dns-reconciler plan {icon} {plan.verdict}",
+        f"### dns-reconciler plan {icon} {plan.verdict}{mail}",
         "",
         f"`{plan.base}` → `{plan.head}`: {len(plan.zones)} zone(s) changed, "
         f"{len(plan.unchanged)} unchanged",
         "",
     ]
+    if plan.affects_mail:
+        zones = ", ".join(
+            f"`{_md(zone.zone)}` ({', '.join(zone.mail)})" for zone in plan.zones if zone.mail
+        )
+        out += [f"> {MAIL_ICON} **This changes mail delivery:** {zones}", ""]
     if len(plan.zones) > 1:
         out += _zone_overview(plan)
     budget = MARKDOWN_ROWS
@@ -207,6 +224,8 @@ def plan_markdown(plan: Plan) -> str:
             _summary(zone),
             "",
         ]
+        if zone.mail:
+            out += [f"{MAIL_ICON} changes mail delivery: {', '.join(zone.mail)}", ""]
         if zone.changes:
             table, shown = _zone_table(zone, budget)
             budget -= shown

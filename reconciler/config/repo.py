@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, cast
 
 from reconciler.config.tomlfile import check_types, key_line, syntax_problem, table_line
+from reconciler.config.waivers import TABLE as WAIVE
+from reconciler.config.waivers import Waiver, parse_waivers
 from reconciler.errors import Problem, ValidationError
 from reconciler.model.plan import Safety
 from reconciler.model.serial import SCHEMES, Scheme
@@ -42,6 +44,7 @@ class RepoConfig:
     zones_dir: str = "zones"
     safety: Safety = Safety()
     variables: dict[str, Any] = field(default_factory=dict)
+    waivers: tuple[Waiver, ...] = ()
 
     @property
     def servers(self) -> tuple[Server, ...]:
@@ -50,7 +53,7 @@ class RepoConfig:
 
 DEFAULT = RepoConfig(primary=Server("primary", "127.0.0.1"))
 
-_TOP = {"primary", "secondary", "transfer", "serial", "safety", "zones", "vars"}
+_TOP = {"primary", "secondary", "transfer", "serial", "safety", "zones", "vars", WAIVE}
 _SERVER = {"name": str, "address": str, "port": int}
 _TABLES: dict[str, dict[str, type | tuple[type, ...]]] = {
     "transfer": {"tsig_key": str, "algorithm": str},
@@ -186,6 +189,9 @@ def parse_repo_config(text: str, file: str = CONFIG_FILE) -> RepoConfig:
             )
         )
 
+    waivers, found = parse_waivers(text, file, data.get(WAIVE, {}))
+    problems += found
+
     if problems or primary is None:
         raise ValidationError(problems)
     return RepoConfig(
@@ -201,4 +207,5 @@ def parse_repo_config(text: str, file: str = CONFIG_FILE) -> RepoConfig:
             max_zone_bytes=safety.get("max_zone_bytes", 64 * 1024 * 1024),
         ),
         variables=variables,
+        waivers=waivers,
     )

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Collection, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from typing import Literal
 
 from reconciler.errors import Problem
+from reconciler.model.mail import MailKind, mail_kind, mx_hosts
 from reconciler.model.serial import Scheme, next_serial
 from reconciler.model.zone import CanonicalZone, parse_line
 
@@ -50,6 +51,7 @@ class Change:
     rtype: str
     before: RRset | None
     after: RRset | None
+    mail: MailKind | None = None  # why this RRset matters to mail delivery, if it does
 
     @property
     def kind(self) -> Action:
@@ -74,6 +76,12 @@ class ZonePlan:
             found[change.kind] += 1
         return found
 
+    @property
+    def mail(self) -> tuple[MailKind, ...]:
+        """What of mail delivery this zone's changes touch (MX, SPF, DKIM, ...), in order."""
+        kinds = {c.mail for c in self.changes if c.mail is not None}
+        return tuple(k for k in MailKind if k in kinds)
+
 
 @dataclass(frozen=True)
 class Plan:
@@ -93,6 +101,10 @@ class Plan:
         return [f"{z.zone}: {r}" for z in self.zones for r in z.unsafe]
 
     @property
+    def affects_mail(self) -> bool:
+        return any(zone.mail for zone in self.zones)
+
+    @property
     def verdict(self) -> Verdict:
         if not self.valid:
             return "invalid"
@@ -106,8 +118,13 @@ class Plan:
             "head": self.head,
             "verdict": self.verdict,
             "unsafe": self.unsafe_reasons,
+            "affects_mail": self.affects_mail,
             "zones": [
-                {**asdict(z), "changes": [{**asdict(c), "kind": c.kind} for c in z.changes]}
+                {
+                    **asdict(z),
+                    "mail": [str(k) for k in z.mail],
+                    "changes": [{**asdict(c), "kind": c.kind} for c in z.changes],
+                }
                 for z in self.zones
             ],
             "unchanged": list(self.unchanged),
@@ -216,7 +233,7 @@ def make_plan(
         if before and after and old == new:
             unchanged.append(name)
             continue
-        changes = tuple(diff_lines(old, new))
+        changes = mark_mail(diff_lines(old, new), before, after)
         old_count = len(before.lines) if before else 0
         touched = sum(len(c.before.rdatas) for c in changes if c.before and c.rtype != "SOA")
         current = served.get(name, before.serial if before else None)
@@ -239,6 +256,30 @@ def make_plan(
             )
         )
     return Plan(base_label, head_label, tuple(plans), problems, allow_unsafe, tuple(unchanged))
+
+
+def mark_mail(
+    changes: list[Change], before: CanonicalZone | None, after: CanonicalZone | None
+) -> tuple[Change, ...]:
+    """The changes, each marked with why it matters to mail delivery (model/mail.py).
+
+    The zone's MX targets (before and after) are read only when an address or TLSA record
+    changed, so a plan that touches neither costs no pass over a large zone.
+    """
+    hosts: set[str] = set()
+    if any(c.rtype in ("A", "AAAA", "CNAME", "TLSA") for c in changes):
+        for zone in (before, after):
+            lines = zone.lines if zone else ()
+            hosts |= mx_hosts(
+                line.split(None, 4)[4] for line in lines if " MX" in line and _key(line)[1] == "MX"
+            )
+    marked = []
+    for change in changes:
+        rdatas = [*(change.before.rdatas if change.before else ()),
+                  *(change.after.rdatas if change.after else ())]  # fmt: skip
+        kind = mail_kind(change.owner, change.rtype, rdatas, hosts)
+        marked.append(replace(change, mail=kind) if kind else change)
+    return tuple(marked)
 
 
 def _unsafe(

@@ -1,0 +1,112 @@
+"""Which records decide whether mail is delivered: the names and how to tell them.
+
+One place for the facts `check` (check/mail/) and `plan` (the "affects mail" marker) share:
+the owner names of DMARC, DKIM, MTA-STS and TLS-RPT records, how an SPF record starts, the
+TLSA names of SMTP, and how a TXT record's strings read in BIND's canonical form. Pure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable
+from enum import StrEnum
+
+import dns.exception
+import dns.rdata
+import dns.rdataclass
+import dns.rdatatype
+import dns.rdtypes.ANY.TXT
+
+DMARC_LABEL = "_dmarc"
+DKIM_LABEL = "_domainkey"
+MTA_STS_LABEL = "_mta-sts"
+MTA_STS_HOST = "mta-sts"  # the host that serves the policy file (RFC 8461 3.3)
+TLS_RPT_LABELS = ("_smtp", "_tls")
+SMTP_TLSA_LABELS = ("_25", "_tcp")
+SPF_VERSION = "v=spf1"
+
+
+class MailKind(StrEnum):
+    """Why a record matters to mail delivery; the value is what `plan` shows."""
+
+    MX = "MX"
+    SPF = "SPF"
+    DKIM = "DKIM"
+    DMARC = "DMARC"
+    MTA_STS = "MTA-STS"
+    TLS_RPT = "TLS-RPT"
+    TLSA = "TLSA of an MX host"
+    ADDRESS = "address of an MX host"
+
+
+def labels(name: str) -> list[str]:
+    """The labels of an absolute name, lower case, without the root."""
+    return [label for label in name.lower().rstrip(".").split(".") if label]
+
+
+def txt_strings(rdata: str) -> tuple[bytes, ...] | None:
+    """The character-strings of a TXT record in presentation form; None if it does not parse."""
+    try:
+        parsed = dns.rdata.from_text(dns.rdataclass.IN, dns.rdatatype.TXT, rdata)
+    except (dns.exception.DNSException, ValueError):
+        return None
+    assert isinstance(parsed, dns.rdtypes.ANY.TXT.TXT)
+    return tuple(parsed.strings)
+
+
+def txt_text(rdata: str) -> str:
+    """A TXT record's strings joined as SPF, DKIM and DMARC read them: with nothing between."""
+    strings = txt_strings(rdata)
+    if strings is None:
+        return ""
+    return b"".join(strings).decode("utf-8", errors="replace")
+
+
+def is_spf(text: str) -> bool:
+    """RFC 7208 4.5: the record starts with "v=spf1" followed by a space or nothing."""
+    return text[:6].lower() == SPF_VERSION and (len(text) == 6 or text[6] == " ")
+
+
+def mx_hosts(mx_rdatas: Iterable[str]) -> set[str]:
+    """The targets of MX records ("10 mail.example.com."), lower case; not the null MX."""
+    found = set()
+    for rdata in mx_rdatas:
+        fields = rdata.split()
+        if len(fields) == 2 and fields[1] != ".":
+            found.add(fields[1].lower())
+    return found
+
+
+def mail_kind(
+    owner: str, rtype: str, rdatas: Iterable[str], hosts: Collection[str]
+) -> MailKind | None:
+    """Why the RRset `owner`/`rtype` (with these records) matters to mail, or None.
+
+    `hosts` are the zone's MX targets: their addresses and their SMTP TLSA records matter.
+    """
+    parts = labels(owner)
+    absolute = ".".join(parts) + "."
+    if rtype == "MX":
+        return MailKind.MX
+    if rtype == "TXT":
+        if parts[:1] == [DMARC_LABEL]:
+            return MailKind.DMARC
+        if DKIM_LABEL in parts[1:]:
+            return MailKind.DKIM
+        if parts[:1] == [MTA_STS_LABEL]:
+            return MailKind.MTA_STS
+        if tuple(parts[:2]) == TLS_RPT_LABELS:
+            return MailKind.TLS_RPT
+        if any(is_spf(txt_text(rdata)) for rdata in rdatas):
+            return MailKind.SPF
+        return None
+    if rtype == "SPF":
+        return MailKind.SPF
+    if rtype == "TLSA":
+        host = ".".join(parts[2:]) + "."
+        return MailKind.TLSA if tuple(parts[:2]) == SMTP_TLSA_LABELS and host in hosts else None
+    if rtype in ("A", "AAAA", "CNAME"):
+        if absolute in hosts:
+            return MailKind.ADDRESS
+        if parts[:1] == [MTA_STS_HOST]:
+            return MailKind.MTA_STS
+    return None
