@@ -18,7 +18,7 @@ import dns.rdatatype
 import dns.rdtypes.ANY.CAA
 
 from reconciler.check.mail.common import Mail, problem, quote
-from reconciler.errors import Problem
+from reconciler.errors import Problem, Severity
 from reconciler.model.rules import Rule
 
 KNOWN = ("issue", "issuewild", "iodef", "contactemail", "contactphone", "issuemail", "issuevmc")
@@ -32,23 +32,26 @@ _IODEF = re.compile(
 )
 
 
-def value_problem(tag: str, value: str) -> str:
-    """What is wrong with the value of a known tag ("" when nothing)."""
+def value_problem(tag: str, value: str) -> tuple[str, Severity]:
+    """What is wrong with the value of a known tag ("" when nothing), and how bad it is."""
     if tag in ISSUING:
         issuer, _, rest = value.partition(";")
         issuer = issuer.strip()
         if issuer and not _ISSUER.match(issuer):
-            return f"{tag} {quote(value, 50)}: {quote(issuer)} is not a CA's domain name"
+            return f"{tag} {quote(value, 50)}: {quote(issuer)} is not a CA's domain name", "error"
         parameters = [p.strip() for p in rest.split(";") if p.strip()]
         bad = [p for p in parameters if not _PARAMETER.match(p)]
         if bad:
-            return f"{tag} {quote(value, 50)}: {quote(bad[0])} is not a key=value parameter"
+            return (
+                f"{tag} {quote(value, 50)}: {quote(bad[0])} is not a key=value parameter",
+                "error",
+            )
         if issuer and "." not in issuer:
-            return f"{tag} {quote(issuer)} is not a CA's domain (e.g. letsencrypt.org)"
-        return ""
+            return f"{tag} {quote(issuer)} is not a CA's domain (e.g. letsencrypt.org)", "warning"
+        return "", "error"
     if tag == "iodef" and not _IODEF.match(value):
-        return f"iodef {quote(value, 50)} is not a mailto:, http: or https: URL"
-    return ""
+        return f"iodef {quote(value, 50)} is not a mailto:, http: or https: URL", "error"
+    return "", "error"
 
 
 def check(mail: Mail) -> list[Problem]:
@@ -81,8 +84,7 @@ def check(mail: Mail) -> list[Problem]:
                         )
                     )
                     continue
-                wrong = value_problem(tag.lower(), value)
+                wrong, severity = value_problem(tag.lower(), value)
                 if wrong:
-                    severity = "warning" if "is not a CA's domain (e.g." in wrong else "error"
                     problems.append(problem(zone, Rule.CAA_VALUE, f"CAA {wrong}", record, severity))
     return problems

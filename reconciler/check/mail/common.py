@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from reconciler.check.locate import locate_all
 from reconciler.check.rules import Zone
-from reconciler.errors import Problem
+from reconciler.errors import Problem, Severity
 from reconciler.model.mail import MTA_STS_HOST, labels, txt_text
 from reconciler.model.rules import Rule
 from reconciler.model.zone import Record
@@ -73,7 +73,7 @@ def problem(
     rule: Rule,
     message: str,
     record: Record,
-    severity: str = "error",
+    severity: Severity = "error",
 ) -> Problem:
     """A Problem of `rule` at the line of `record` (the one of its RRset meant, for TXT)."""
     line = find_line(zone, record)

@@ -121,9 +121,9 @@ def check(mail: Mail) -> list[Problem]:
 def _one(zone: Zone, record: Record, text: str) -> list[Problem]:
     _values, found = parse(text)
     return [
-        problem(
-            zone, rule, message, record, "warning" if rule == Rule.DMARC_UNKNOWN_TAG else "error"
-        )
+        problem(zone, rule, message, record, "warning")
+        if rule == Rule.DMARC_UNKNOWN_TAG
+        else problem(zone, rule, message, record)
         for rule, message in found
     ]
 
