@@ -171,6 +171,7 @@ def secondary_config(
         f"\tfile {quote(catalog_file, 'catalog file')};\n"
         f"\tprimaries {{ {remote} }};\n"
         f'\tallow-transfer {{ key "{key_name}"; }};\n'
+        "\tnotify no;\n"
         "};\n"
     )
     options = (
@@ -178,6 +179,10 @@ def secondary_config(
         "\t// transfer a secondary zone by default: here only holders of the key may (this also\n"
         "\t// applies to other zones of this server that do not set allow-transfer).\n"
         f'\tallow-transfer {{ key "{key_name}"; }};\n'
+        "\t// Only the primary sends NOTIFY: a secondary that did would notify the other servers\n"
+        '\t// of each zone\'s NS set, which refuse it ("refused notify from non-primary"). This\n'
+        "\t// too applies to other zones of this server that do not set notify themselves.\n"
+        "\tnotify no;\n"
         "\tallow-new-zones yes;\n"
         "\tcatalog-zones {\n"
         f"\t\tzone {quote(catalog, 'catalog zone')}\n"
