@@ -11,6 +11,7 @@ from click.testing import CliRunner
 
 from reconciler.cli.main import main
 from reconciler.devtools.init import init_repo
+from tests.daemonsite import site  # noqa: F401 - the daemon on the demo sandbox, for every module
 
 GOOD_ZONE = """$TTL 3600
 @       IN SOA ns1 hostmaster ( 1 1800 900 1209600 1800 )
