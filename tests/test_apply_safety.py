@@ -9,12 +9,18 @@ Each test gets its own primary and two secondaries on 127.0.0.1 (the demo's sand
 
 from __future__ import annotations
 
+import os
+import signal
+import socket
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from reconciler.bind.keys import read_key_file
 from reconciler.devtools import demo
 from tests.test_apply import WWW, ZONE, Deployment
 
@@ -54,3 +60,43 @@ def test_secondaries_send_no_notify(deployment: Deployment) -> None:
         log = secondary.log_file.read_text()
         assert "transfer of 'example.com/IN'" in log  # it did get the change
         assert "sending notifies" not in log, secondary.name
+
+
+# --- issue 9, extras: rndc leaves nothing behind ----------------------------------------------
+
+
+def test_kill_9_during_an_rndc_call_leaves_no_temp_folder(
+    deployment: Deployment, tmp_path: Path
+) -> None:
+    """rndc's own config lives in the state folder: nothing is left in the temp folder."""
+    silent = socket.socket(socket.AF_INET, socket.SOCK_STREAM)  # accepts, never answers
+    silent.bind(("127.0.0.1", 0))
+    silent.listen()
+    silent.settimeout(120)
+    config = Path(deployment.config)
+    text = config.read_text()
+    port = deployment.sandbox.servers.primary.rndc_port
+    config.write_text(text.replace(f"port = {port}\n", f"port = {silent.getsockname()[1]}\n"))
+    private_tmp = tmp_path / "tmp"
+    private_tmp.mkdir()
+    deployment.edit(ZONE, lambda t: t.replace(WWW, "www     IN A    192.0.2.99"), "Move www")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "reconciler.cli", "apply", "--config", str(config)],
+        env={**os.environ, "TMPDIR": str(private_tmp)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        connection, _ = silent.accept()  # rndc is waiting for an answer now
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        connection.close()
+    finally:
+        if process.poll() is None:
+            process.kill()
+        silent.close()
+    assert process.returncode == -signal.SIGKILL
+    assert [p.name for p in private_tmp.iterdir() if p.name.startswith("reconciler-rndc-")] == []
+    conf = (deployment.sandbox.root / "state" / "rndc.conf").read_text()
+    assert "include" in conf and "secret" not in conf
+    assert read_key_file(deployment.sandbox.servers.rndc_key_file).secret not in conf

@@ -120,7 +120,12 @@ def _apply(run: _Run, allow_unsafe: bool, allow_non_descendant: bool) -> Outcome
     mismatch = _key_mismatch(run.host, run.config)
     if mismatch:
         return _refuse(run, Status.INVALID, f"invalid: {mismatch}")
-    run.rndc = Rndc(run.host.rndc_server, run.host.rndc_port, run.host.rndc_key_file)
+    run.rndc = Rndc(
+        run.host.rndc_server,
+        run.host.rndc_port,
+        run.host.rndc_key_file,
+        conf_dir=run.host.state_dir,
+    )
 
     removed = set(run.state.zones) - set(head_all.zone_paths)
     base = {z: _good(run, z) for z in wanted | removed if good_copy(run.host.state_dir, z).exists()}

@@ -2,16 +2,21 @@
 
 rndc's exit status is no proof that a zone loaded: the reconcile step confirms
 by SOA query. Its own rndc.conf includes the key file, so no secret is passed on
-a command line.
+a command line nor written anywhere else. With `conf_dir` (the reconciler's state
+folder) that rndc.conf lives there and is reused, so a `kill -9` during a call leaves
+nothing behind; without it, each call makes and removes a temp folder.
 """
 
 from __future__ import annotations
 
 import subprocess
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from reconciler.atomic import write_atomic
 from reconciler.bind.conf import quote
 from reconciler.bind.keys import (
     read_key_file,
@@ -37,6 +42,7 @@ class Rndc:
     key_file: Path
     binary: str | None = None
     timeout: float = RNDC_TIMEOUT
+    conf_dir: Path | None = None  # where rndc's own rndc.conf stays; None: a temp folder
 
     def reload(self, zone: str | None = None) -> str:
         """`rndc reload [ZONE]`: read the zone file (or every file) again."""
@@ -70,9 +76,7 @@ class Rndc:
             f"include {quote(Path(self.key_file).resolve(), 'key file')};\n"
             f'options {{ default-key "{key_name}"; }};\n'
         )
-        with tempfile.TemporaryDirectory(prefix="reconciler-rndc-") as folder:
-            conf_file = Path(folder, "rndc.conf")
-            conf_file.write_text(conf, encoding="utf-8")
+        with self._conf_file(conf) as conf_file:
             argv = [
                 self.binary or tool("rndc"),
                 "-c",
@@ -107,6 +111,30 @@ class Rndc:
                 f"{message or f'exit {run.returncode}'}"
             )
         return output
+
+    @contextmanager
+    def _conf_file(self, conf: str) -> Iterator[Path]:
+        """rndc's config: `conf_dir/rndc.conf` (written when it differs), else a temp file."""
+        if self.conf_dir is None:
+            with tempfile.TemporaryDirectory(prefix="reconciler-rndc-") as folder:
+                conf_file = Path(folder, "rndc.conf")
+                conf_file.write_text(conf, encoding="utf-8")
+                yield conf_file
+            return
+        conf_file = Path(self.conf_dir) / "rndc.conf"
+        try:
+            current = conf_file.read_text(encoding="utf-8")
+        except OSError:
+            current = None
+        if current != conf:
+            try:
+                conf_file.parent.mkdir(parents=True, exist_ok=True)
+                write_atomic(conf_file, conf)
+            except OSError as exc:
+                raise BindError(
+                    f"{conf_file}: cannot write rndc's config: {exc.strerror}"
+                ) from None
+        yield conf_file
 
 
 def _one_line(output: str) -> str:
