@@ -189,7 +189,7 @@ def test_healthy_zones_pass(world: World) -> None:
     ns1, ns2, ns3 = (world.server(n) for n in ("ns1", "ns2", "ns3"))
     serial = world.sandbox.outcome.served["example.com"]
     parent = f"parent {ADDRESS}:{world.parent.port}"
-    assert result.out.splitlines()[1:8] == [
+    assert result.out.splitlines()[1:12] == [
         f"example.com (serial {serial} on the primary ns1)",
         f"  ok       delegation  {parent}: delegates example.com to ns1.example.com., "
         "ns2.example.com.; the glue matches the zone",
@@ -200,6 +200,12 @@ def test_healthy_zones_pass(world: World) -> None:
         f"  ok       servers     ns3 {ADDRESS}:{ns3.port}: SOA and MX with authority over UDP and "
         f"TCP, serial {serial} (not in the NS set: a hidden server)",
         "  ok       mail        MX 10 mail.example.com.: mail.example.com. has A 192.0.2.25",
+        "  note     mail        192.0.2.25 (mail.example.com.): reverse DNS not checked: its "
+        "reverse zone is neither in the repo nor on the configured servers, and no resolver is "
+        "asked (with --parent, only --resolver ADDR is)",
+        "  ok       mail        SPF of example.com needs 1 of the 10 DNS lookups it may (mx 1)",
+        "  ok       mail        DMARC of example.com: p=quarantine",
+        "  ok       mail        the same MX set with authority from ns1, ns2, ns3",
         "  ok       exposure    AXFR without a key refused by ns1, ns2, ns3",
     ]
     assert (
@@ -502,7 +508,10 @@ def test_mx_to_a_cname_and_no_mx(zone_repo: ZoneRepo, named: Callable[..., Serve
         "(RFC 7505) if example.edu receives no mail"
     )
     assert result.out.splitlines()[-1] == (
-        "2 zone(s), 1 server(s), 1 parent server(s): 2 problem(s), 0 warning(s): NOT healthy"
+        "2 zone(s), 1 server(s), 1 parent server(s): 2 problem(s), 1 warning(s): NOT healthy"
+    )
+    assert line(result.out, "DMARC").startswith(
+        "  warning  mail        example.org receives mail but has no DMARC record"
     )
 
 

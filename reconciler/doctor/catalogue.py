@@ -199,6 +199,110 @@ _CATALOGUE: dict[str, tuple[str, str, str, str]] = {
         "add an address for {target}, or point the MX at a host that has one",
     ),
     "mx-ok": ("mail", "ok", "{target} has {addresses}", ""),
+    "ptr-ok": (
+        "mail",
+        "ok",
+        "PTR {target} ({source}): forward-confirmed reverse DNS",
+        "",
+    ),
+    "ptr-missing": (
+        "mail",
+        "problem",
+        "no PTR record ({source} answers for the reverse name): large receivers refuse or junk "
+        "mail from an address without reverse DNS",
+        "add a PTR {target} for {address} in its reverse zone (or have whoever holds {address}, "
+        "e.g. the hosting provider, set it)",
+    ),
+    "ptr-other": (
+        "mail",
+        "problem",
+        "PTR {names} ({source}), not {target}, and it does not point back ({why}): the reverse "
+        "DNS is not forward-confirmed, and large receivers refuse or junk such mail",
+        "make the PTR of {address} {target}",
+    ),
+    "ptr-other-confirmed": (
+        "mail",
+        "warning",
+        "PTR {name} ({source}), which has {address}: forward-confirmed, but not the MX name "
+        "{target}",
+        "let the mail server greet (EHLO) as {name}, or make the PTR of {address} {target}",
+    ),
+    "ptr-unchecked": ("mail", "note", "reverse DNS not checked: {reason}", ""),
+    "spf-ok": (
+        "mail",
+        "ok",
+        "SPF of {zone} needs {total} of the 10 DNS lookups it may ({parts})",
+        "",
+    ),
+    "spf-over": (
+        "mail",
+        "problem",
+        "SPF of {zone} needs {total} DNS lookups, over the limit of 10 ({parts}): receivers "
+        "give permerror and SPF fails for all of {zone}'s mail",
+        "replace include: targets with the ip4:/ip6: ranges they stand for, or drop those no "
+        "longer used",
+    ),
+    "spf-include-broken": (
+        "mail",
+        "problem",
+        "SPF of {zone}: {fault}",
+        "fix the target's SPF record, or drop the include",
+    ),
+    "spf-unresolved": (
+        "mail",
+        "note",
+        "SPF include targets not followed (counted as 1 each): {names}: {reason}",
+        "pass --resolver ADDR to follow them",
+    ),
+    "spf-unchecked": ("mail", "note", "SPF not checked: {reason}", ""),
+    "spf-none": (
+        "mail",
+        "note",
+        "{zone} has no SPF record: receivers cannot tell which hosts may send as {zone}",
+        'add `@ IN TXT "v=spf1 mx -all"` (the MX hosts may send, no other host)',
+    ),
+    "spf-several": (
+        "mail",
+        "problem",
+        "{zone} has {count} SPF records: receivers give permerror",
+        "merge them into one (`reconciler check` names them)",
+    ),
+    "spf-invalid": (
+        "mail",
+        "problem",
+        "SPF of {zone} is invalid: {errors}",
+        "`reconciler check` names the record and line",
+    ),
+    "dmarc-ok": ("mail", "ok", "DMARC of {zone}: p={policy}", ""),
+    "dmarc-none": (
+        "mail",
+        "warning",
+        "{zone} receives mail but has no DMARC record: receivers cannot tell forged mail from "
+        "{zone}'s own",
+        'add `_dmarc IN TXT "v=DMARC1; p=none; rua=mailto:dmarc-reports@{zone}"`, then move to '
+        "p=quarantine",
+    ),
+    "dmarc-several": (
+        "mail",
+        "problem",
+        "_dmarc.{zone} has {count} DMARC records: receivers apply none",
+        "keep one",
+    ),
+    "dmarc-invalid": (
+        "mail",
+        "problem",
+        "DMARC of {zone} is invalid: {errors}",
+        "`reconciler check` names the record and line",
+    ),
+    "dmarc-unchecked": ("mail", "note", "DMARC not checked: {reason}", ""),
+    "mx-same": ("mail", "ok", "the same MX set with authority from {servers}", ""),
+    "mx-differs": (
+        "mail",
+        "problem",
+        "gives the MX set {mine}, the primary {theirs}: senders that ask {server} deliver "
+        "elsewhere",
+        "see servers and transfers: {server} serves another copy of {zone}",
+    ),
     "axfr-open": (
         "exposure",
         "problem",

@@ -15,6 +15,7 @@ import dns.resolver
 
 from reconciler.bind import probe
 from reconciler.bind.catalog import CATALOG
+from reconciler.doctor.mailfacts import MailWalk, gather_mail
 from reconciler.doctor.values import _MAX_WORKERS, RECURSION_PROBE, Endpoint, Options, Target
 from reconciler.errors import ReconcilerError, TransferError
 from reconciler.model.serial import is_newer
@@ -85,6 +86,7 @@ class Facts:
     recursion: Mapping[str, probe.Answer | None]  # target name -> its answer to RD ./NS
     transfers: Mapping[str, TransferFacts] = field(default_factory=dict)
     tsig_key: str = ""  # the transfer key's name in reconciler.toml, for the advice
+    mail: Mapping[str, MailWalk] = field(default_factory=dict)  # the mail walk, per zone
 
 
 def _server_facts(target: Target, zone: str, timeout: float) -> ServerFacts:
@@ -268,7 +270,23 @@ def gather(
         )
         lagging = sorted({zone for zone, _target in _lagging(facts)})
         transfer_jobs = {z: pool.submit(_transfer_facts, facts, z, options) for z in lagging}
-        return replace(facts, transfers={z: job.result() for z, job in transfer_jobs.items()})
+        mail_jobs = {
+            z: pool.submit(
+                gather_mail,
+                z,
+                {t: m.addresses for t, m in facts.zone[z].mail.items()},
+                repo_zones,
+                targets,
+                options,
+            )
+            for z in zones
+            if _authoritative(facts.zone[z].mx)
+        }
+        return replace(
+            facts,
+            transfers={z: job.result() for z, job in transfer_jobs.items()},
+            mail={z: job.result() for z, job in mail_jobs.items()},
+        )
 
 
 def _recursion(target: Target, timeout: float) -> probe.Answer | None:

@@ -20,6 +20,7 @@ from reconciler.doctor.facts import (
     _primary,
     _served_serial,
 )
+from reconciler.doctor.mailfindings import mail_walk_findings
 from reconciler.doctor.values import Finding, Options, target_for
 from reconciler.model.serial import is_newer
 
@@ -349,6 +350,7 @@ def evaluate(facts: Facts, options: Options) -> tuple[Finding, ...]:
         found += _delegation_findings(zone, zone_facts, options.timeout)
         found += _server_findings(zone, facts, options)
         found += _mail_findings(zone, zone_facts)
+        found += mail_walk_findings(zone, facts)
         found += _exposure_findings(zone, facts)
     found += _transfer_findings(facts, options)
     found += _recursion_findings(facts)
