@@ -61,6 +61,15 @@ PACKAGES = (
     "iproute2",
     "ca-certificates",
     "procps",
+    # the host half (host audit/apply): what the classic hardening checklist runs on a primary
+    "openssh-server",
+    "fail2ban",
+    "chrony",
+    "rsyslog",
+    # systemd as PID 1 for the containers that test the systemd side of `host apply`
+    "systemd",
+    "systemd-sysv",
+    "dbus",
 )
 # The image's Python (Debian bookworm: CPython 3.11, glibc 2.36) for `pip download`.
 WHEEL_TARGET = (
@@ -194,9 +203,13 @@ def ensure_base(client: docker.DockerClient, log: Log = _stderr) -> Image:
 
 
 def _clean_rootfs(rootfs: Path) -> None:
-    """No secrets and no caches in the base: bind9's postinst made an rndc key; drop it."""
+    """No secrets and no caches in the base: bind9's postinst made an rndc key and
+    openssh-server's made SSH host keys (every container would share them); drop them. A
+    container that runs sshd makes its own host keys (`ssh-keygen -A`) on its first start."""
     for relative in ("etc/bind/rndc.key", "etc/machine-id", "var/lib/dbus/machine-id"):
         (rootfs / relative).unlink(missing_ok=True)
+    for host_key in (rootfs / "etc" / "ssh").glob("ssh_host_*"):
+        host_key.unlink()
     patterns = ("var/lib/apt/lists/*_*", "var/cache/apt/*.bin", "var/cache/apt/archives/*.deb")
     for pattern in patterns:
         for found in rootfs.glob(pattern):

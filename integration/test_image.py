@@ -10,6 +10,9 @@ for file in /etc/bind/rndc.key /etc/bind/tsig /etc/bind/transfer.key \\
             /etc/reconciler/daemon.toml; do
     [ -e "$file" ] && echo "present: $file"
 done
+for file in /etc/ssh/ssh_host_*_key; do  # SSH host keys are made where sshd runs
+    [ -e "$file" ] && echo "present: $file"
+done
 grep -rIlE 'secret[[:space:]]+"[A-Za-z0-9+/=]{16,}"' /etc /srv /var /root /opt 2>/dev/null
 exit 0
 """
