@@ -101,3 +101,7 @@ class BindError(TemporaryError):
 
 class TransferError(TemporaryError):
     """the zone transfer failed"""
+
+
+class HostError(ReconcilerError):
+    """the host could not be read or changed"""

@@ -1,4 +1,4 @@
-"""Tests for reconciler.host.policy: parsing host/policy.toml into the frozen Policy model."""
+"""Tests for reconciler.config.policy: parsing host/policy.toml into the frozen Policy model."""
 
 from __future__ import annotations
 
@@ -10,14 +10,18 @@ from textwrap import dedent
 import pytest
 
 from reconciler.config.policy import (
+    BootPolicy,
     Fail2banPolicy,
+    FilesPolicy,
     FirewallPolicy,
     NamedPolicy,
     Policy,
-    ServicesPolicy,
+    PortRule,
     SSHPolicy,
     TimePolicy,
+    UsersPolicy,
     parse_policy,
+    read_policy,
 )
 from reconciler.errors import Problem, ValidationError
 
@@ -50,12 +54,30 @@ def test_defaults_are_the_documented_ones() -> None:
         max_auth_tries=3,
     )
     assert policy.firewall == FirewallPolicy(
-        enabled=True, allow_tcp=(22, 53), allow_udp=(53,), default_incoming="drop"
+        enabled=True,
+        allow_tcp=(PortRule(22), PortRule(53)),
+        allow_udp=(PortRule(53),),
+        default_incoming="drop",
     )
     assert policy.fail2ban == Fail2banPolicy(
         enabled=True, jails=("sshd",), bantime=3600, maxretry=5
     )
-    assert policy.time == TimePolicy(service="chrony", servers=())
+    assert policy.time == TimePolicy(
+        service="chrony", servers=(), timezone="Etc/UTC", must_be_synchronised=True
+    )
+    assert policy.users == UsersPolicy(operators=())
+    assert policy.boot == BootPolicy(
+        enabled=("named", "ssh", "fail2ban", "chrony"),
+        disabled=("telnet", "rsh-server", "avahi-daemon"),
+    )
+    assert policy.files == FilesPolicy(
+        key_owner="root",
+        key_group="bind",
+        key_mode="0640",
+        zone_dir_owner="root",
+        zone_dir_group="bind",
+        zone_dir_mode="0775",
+    )
     assert policy.named == NamedPolicy(
         user="bind",
         version_hidden=True,
@@ -63,7 +85,6 @@ def test_defaults_are_the_documented_ones() -> None:
         allow_transfer_tsig_only=True,
         chroot=False,
     )
-    assert policy.services == ServicesPolicy(disabled=("telnet", "rsh-server", "avahi-daemon"))
 
 
 def test_empty_text_gives_defaults() -> None:
@@ -71,7 +92,7 @@ def test_empty_text_gives_defaults() -> None:
 
 
 def test_empty_tables_give_defaults() -> None:
-    text = "[ssh]\n[firewall]\n[fail2ban]\n[time]\n[named]\n[services]\n"
+    text = "[ssh]\n[firewall]\n[fail2ban]\n[time]\n[users]\n[boot]\n[files]\n[named]\n"
     assert parse_policy(text) == Policy()
 
 
@@ -126,7 +147,7 @@ def test_values_are_read() -> None:
             recursion = true
             chroot = true
 
-            [services]
+            [boot]
             disabled = ["cups"]
             """
         )
@@ -135,27 +156,29 @@ def test_values_are_read() -> None:
         port=2222, permit_root_login=True, allow_users=("alice",), max_auth_tries=6
     )
     assert policy.firewall == FirewallPolicy(
-        allow_tcp=(2222, 53, 443), allow_udp=(53, 123), default_incoming="reject"
+        allow_tcp=(PortRule(2222), PortRule(53), PortRule(443)),
+        allow_udp=(PortRule(53), PortRule(123)),
+        default_incoming="reject",
     )
     assert policy.fail2ban == Fail2banPolicy(enabled=False, jails=(), bantime=60, maxretry=10)
     assert policy.time == TimePolicy(service="ntpsec", servers=("0.pool.ntp.org",))
     assert policy.named == NamedPolicy(user="named", recursion=True, chroot=True)
-    assert policy.services == ServicesPolicy(disabled=("cups",))
+    assert policy.boot == BootPolicy(disabled=("cups",))
 
 
 def test_dotted_keys_and_inline_tables_are_accepted() -> None:
     policy = parse_policy("ssh.port = 2222\nfirewall = { allow_tcp = [2222, 53] }\n")
     assert policy.ssh.port == 2222
-    assert policy.firewall.allow_tcp == (2222, 53)
+    assert policy.firewall.ports("tcp") == {2222, 53}
 
 
 def test_to_dict_is_json_ready_and_complete() -> None:
     data = Policy().to_dict()
     assert json.loads(json.dumps(data)) == data
     assert data["firewall"]["allow_tcp"] == [22, 53]
-    assert data["services"]["disabled"] == ["telnet", "rsh-server", "avahi-daemon"]
+    assert data["boot"]["disabled"] == ["telnet", "rsh-server", "avahi-daemon"]
     assert data["ssh"]["allow_users"] == []
-    assert set(data) == {"ssh", "firewall", "fail2ban", "time", "named", "services"}
+    assert set(data) == {"ssh", "firewall", "fail2ban", "time", "users", "boot", "files", "named"}
     assert data["named"] == {
         "user": "bind",
         "version_hidden": True,
@@ -284,21 +307,23 @@ def test_float_is_not_an_integer() -> None:
 
 def test_non_list_allow_tcp_is_refused() -> None:
     problem = only_problem("[firewall]\nallow_tcp = 22\n")
-    assert problem.message == "[firewall] allow_tcp must be an array of integers, got integer"
+    assert problem.message == "[firewall] allow_tcp must be an array of ports, got integer"
     assert problem.line == 2
 
 
 def test_list_elements_are_type_checked() -> None:
     problem = only_problem('[firewall]\nallow_tcp = [22, "53", 53]\n')
-    assert problem.message == "[firewall] allow_tcp[1] must be an integer, got string"
+    assert problem.message == (
+        "[firewall] allow_tcp[1] must be a port or { port = P, from = [...] }, got string"
+    )
     assert problem.line == 2
 
 
 def test_string_list_is_type_checked() -> None:
-    problems = problems_of('[ssh]\nallow_users = "alice"\n[services]\ndisabled = ["cups", 1]\n')
+    problems = problems_of('[ssh]\nallow_users = "alice"\n[boot]\ndisabled = ["cups", 1]\n')
     assert [(p.line, p.message) for p in problems] == [
         (2, "[ssh] allow_users must be an array of strings, got string"),
-        (4, "[services] disabled[1] must be a string, got integer"),
+        (4, "[boot] disabled[1] must be a string, got integer"),
     ]
 
 
@@ -478,7 +503,7 @@ def test_all_problems_are_reported_at_once_in_file_order() -> None:
         (3, "unknown key 'foo' in [ssh]"),
         (4, "[ssh] max_auth_tries must be at least 1, got 0"),
         (7, "[firewall] allow_tcp[1] must be a port between 1 and 65535, got 70000"),
-        (8, "[firewall] allow_udp must be an array of integers, got integer"),
+        (8, "[firewall] allow_udp must be an array of ports, got integer"),
         (9, "[firewall] default_incoming must be one of 'drop', 'reject', got 'accept'"),
         (12, "[time] service must be one of 'chrony', 'systemd-timesyncd', 'ntpsec', got 'ntpd'"),
         (15, "[named] recursion must be a boolean, got string"),
@@ -494,3 +519,160 @@ def test_validation_error_message_lists_every_problem() -> None:
         "host/policy.toml:2: [ssh] port must be a port between 1 and 65535, got 0\n"
         "host/policy.toml:3: unknown key 'foo' in [ssh]"
     )
+
+
+# --- the host half: time zone, users, boot, files, sourced firewall entries ---------------------
+
+
+def test_firewall_entry_may_name_its_sources() -> None:
+    policy = parse_policy(
+        '[firewall]\nallow_tcp = [53, { port = 22, from = ["192.0.2.0/24", "2001:db8::/32"] }]\n'
+    )
+    assert policy.firewall.allow_tcp == (
+        PortRule(53),
+        PortRule(22, ("192.0.2.0/24", "2001:db8::/32")),
+    )
+    assert policy.firewall.ports("tcp") == {22, 53}  # the SSH port is open (to someone)
+    assert policy.to_dict()["firewall"]["allow_tcp"] == [
+        53,
+        {"port": 22, "from": ["192.0.2.0/24", "2001:db8::/32"]},
+    ]
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ('{ port = 22, from = ["192.0.2.1/24"] }', "from[0] must be an address or network"),
+        ('{ port = 22, from = ["10.0.0.0/8; accept"] }', "from[0] must be an address or network"),
+        ("{ port = 22, from = [] }", "from must be a non-empty array of networks"),
+        ('{ from = ["10.0.0.0/8"] }', "needs a port"),
+        ('{ port = 0, from = ["10.0.0.0/8"] }', "port must be a port between 1 and 65535"),
+        ('{ port = 22, from = ["10.0.0.0/8"], proto = "tcp" }', "unknown key 'proto'"),
+    ],
+)
+def test_bad_firewall_sources_are_refused(entry: str, message: str) -> None:
+    problems = problems_of(f"[firewall]\nallow_tcp = [53, {entry}]\n")
+    assert any(message in p.message and p.line == 2 for p in problems), problems
+    assert all(p.message.startswith("[firewall] allow_tcp[1]") for p in problems), problems
+
+
+@pytest.mark.parametrize("zone", ["Etc/UTC", "Europe/Berlin", "America/Argentina/Buenos_Aires"])
+def test_timezone_is_an_iana_name(zone: str) -> None:
+    assert parse_policy(f'[time]\ntimezone = "{zone}"\n').time.timezone == zone
+
+
+@pytest.mark.parametrize("zone", ["Europe/Berlinn", "CEST", "../../etc/passwd", "localtime"])
+def test_timezone_not_in_the_tz_database_is_refused(zone: str) -> None:
+    problem = only_problem(f'[time]\ntimezone = "{zone}"\n')
+    assert problem.message == (
+        f"[time] timezone must be an IANA time zone like 'Etc/UTC' or 'Europe/Berlin', got {zone!r}"
+    )
+    assert problem.line == 2
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        # Values land in sshd_config, jail files and the revert script: no newline, no quote.
+        ('[ssh]\nallow_users = ["alice\\nPermitRootLogin yes"]\n', "[ssh] allow_users[0] must be"),
+        ('[users]\noperators = ["Alice Smith"]\n', "[users] operators[0] must be a user name"),
+        ('[boot]\nenabled = ["ssh; rm -rf /"]\n', "[boot] enabled[0] must be a service name"),
+        ('[fail2ban]\njails = ["sshd]\\n[recidive"]\n', "[fail2ban] jails[0] must be a jail name"),
+        ('[time]\nservers = ["pool.ntp.org iburst"]\n', "[time] servers[0] must be a host"),
+        ('[files]\nkey_mode = "640x"\n', '[files] key_mode must be an octal file mode like "0640"'),
+        ('[files]\nkey_mode = "1777"\n', "[files] key_mode must be an octal file mode"),
+        ('[files]\nkey_owner = "root:bind"\n', "[files] key_owner must be a user or group name"),
+        ('[named]\nuser = "bind\\n"\n', "[named] user must be a user or group name"),
+    ],
+)
+def test_values_that_would_break_a_generated_file_are_refused(text: str, message: str) -> None:
+    problem = only_problem(text)
+    assert problem.message.startswith(message), problem.message
+
+
+def test_new_tables_are_read() -> None:
+    policy = parse_policy(
+        dedent(
+            """\
+            [time]
+            servers = ["0.pool.ntp.org", "192.0.2.123"]
+            timezone = "Europe/Berlin"
+            must_be_synchronised = false
+
+            [users]
+            operators = ["alice", "deploy"]
+
+            [boot]
+            enabled = ["named", "ssh", "fail2ban", "chrony", "unattended-upgrades"]
+            disabled = ["cups"]
+
+            [files]
+            key_mode = "0600"
+            zone_dir_owner = "reconciler"
+            """
+        )
+    )
+    assert policy.time == TimePolicy(
+        servers=("0.pool.ntp.org", "192.0.2.123"),
+        timezone="Europe/Berlin",
+        must_be_synchronised=False,
+    )
+    assert policy.users.operators == ("alice", "deploy")
+    assert policy.boot.enabled[-1] == "unattended-upgrades"
+    assert policy.files == FilesPolicy(key_mode="0600", zone_dir_owner="reconciler")
+
+
+def test_sshd_disabled_at_boot_is_refused() -> None:
+    problem = only_problem('[boot]\nenabled = ["named"]\ndisabled = ["ssh"]\n')
+    assert problem.message == "[boot] disabled names ssh: sshd would not run: nobody could log in"
+    assert problem.line == 3
+
+
+def test_time_service_and_fail2ban_disabled_at_boot_are_refused() -> None:
+    problems = problems_of('[boot]\nenabled = ["ssh"]\ndisabled = ["chrony", "fail2ban"]\n')
+    assert sorted(p.message for p in problems) == [
+        "[boot] disabled names chrony: the clock would not be synchronised ([time] service)",
+        "[boot] disabled names fail2ban: [fail2ban] enabled needs it running",
+    ]
+
+
+def test_a_service_both_enabled_and_disabled_is_refused() -> None:
+    problem = only_problem('[boot]\nenabled = ["ssh", "cups"]\ndisabled = ["cups"]\n')
+    assert problem.message == "[boot] cups is both enabled and disabled"
+
+
+def test_fail2ban_may_be_disabled_at_boot_when_not_enabled() -> None:
+    text = '[fail2ban]\nenabled = false\n[boot]\nenabled = ["ssh"]\ndisabled = ["fail2ban"]\n'
+    policy = parse_policy(text)
+    assert "fail2ban" in policy.boot.disabled
+
+
+def test_legacy_services_table_is_read_as_boot_disabled_with_a_warning() -> None:
+    policy, warnings = read_policy('[services]\ndisabled = ["cups"]\n')
+    assert policy.boot.disabled == ("cups",)
+    assert [(w.line, w.severity, w.message) for w in warnings] == [
+        (1, "warning", "[services] disabled is now [boot] disabled")
+    ]
+    merged, _ = read_policy('[boot]\ndisabled = ["telnet"]\n[services]\ndisabled = ["cups"]\n')
+    assert merged.boot.disabled == ("telnet", "cups")
+
+
+def test_legacy_services_values_are_still_checked() -> None:
+    problems = problems_of('[services]\ndisabled = ["cups", 1]\n')
+    assert [(p.line, p.severity, p.message) for p in problems] == [
+        (1, "warning", "[services] disabled is now [boot] disabled"),
+        (2, "error", "[services] disabled[1] must be a string, got integer"),
+    ]
+
+
+def test_legacy_services_with_other_keys_is_an_error() -> None:
+    problem = only_problem('[services]\nenabled = ["ssh"]\n')
+    assert problem.message == "[services] is now [boot]: only 'disabled' is still read there"
+
+
+def test_template_comments_every_setting() -> None:
+    """Every key line of the template has a comment right above it saying why."""
+    lines = TEMPLATE.read_text(encoding="utf-8").splitlines()
+    for number, line in enumerate(lines):
+        if " = " in line and not line.startswith("#"):
+            assert lines[number - 1].startswith("#"), f"line {number + 1} has no comment: {line}"

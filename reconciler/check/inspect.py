@@ -22,7 +22,7 @@ from reconciler.check import rules as checks
 from reconciler.check.checkzone import check_zones
 from reconciler.check.waive import Waived, apply_waivers
 from reconciler.check.zonefiles import load_zone, zone_files, zone_name
-from reconciler.config.policy import parse_policy
+from reconciler.config.policy import read_policy
 from reconciler.config.repo import CONFIG_FILE, DEFAULT, RepoConfig, parse_repo_config
 from reconciler.errors import Problem, ValidationError
 from reconciler.model.snapshot import Snapshot
@@ -105,7 +105,7 @@ def inspect(
     problems += found
     if policy is not None:
         try:
-            parse_policy(policy, POLICY_FILE)
+            problems += read_policy(policy, POLICY_FILE)[1]  # its warnings
         except ValidationError as exc:
             problems += exc.problems
 

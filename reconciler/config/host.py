@@ -2,21 +2,44 @@
 
 Where the repo is, where zones and the generated named.conf include are
 written, how rndc is reached, where the TSIG and rndc key files are, where
-state lives, and the confirmation deadlines. Relative paths are relative to
-the file's folder. Pure parse (`parse_host_config`) plus `load_host_config`
-for the path. Called by cli/main.py for apply/status/rollback/bind-config and by
-the daemon.
+state lives, the confirmation deadlines, and what the host half may do
+(`[host]`: off, audit or enforce host/policy.toml, and the files it manages).
+Relative paths are relative to the file's folder. Pure parse
+(`parse_host_config`) plus `load_host_config` for the path. Called by
+cli/main.py for apply/status/rollback/bind-config/host and by the daemon.
 """
 
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from reconciler.config.tomlfile import check_types, syntax_problem, table_line
+from reconciler.config.tomlfile import check_types, key_line, syntax_problem, table_line
 from reconciler.errors import ConfigError, Problem, ValidationError
+
+HostMode = Literal["off", "audit", "enforce"]
+HOST_MODES: tuple[HostMode, ...] = ("off", "audit", "enforce")
+ServiceManager = Literal["auto", "systemd", "direct"]
+SERVICE_MANAGERS: tuple[ServiceManager, ...] = ("auto", "systemd", "direct")
+
+
+@dataclass(frozen=True)
+class HostSettings:
+    """[host]: what the daemon does with host/policy.toml, and where the managed files are."""
+
+    mode: HostMode = "off"  # off, audit (report drift), enforce (also apply host/ commits)
+    interval: float = 300.0  # seconds between two audits of the live host
+    management_address: str | None = None  # where the SSH confirmation connects; None: found
+    confirm_timeout: float = 30.0  # seconds for a new SSH connection to get in after a change
+    service_manager: ServiceManager = "auto"  # systemd when it runs as PID 1, else direct
+    sshd_config: Path = Path("/etc/ssh/sshd_config")
+    nftables_file: Path = Path("/etc/nftables.d/reconciler.nft")
+    nftables_conf: Path = Path("/etc/nftables.conf")  # loaded at boot; includes the above
+    fail2ban_jail: Path = Path("/etc/fail2ban/jail.d/reconciler.local")
+    chrony_sources: Path = Path("/etc/chrony/sources.d/reconciler.sources")
+    named_options: Path = Path("/etc/bind/reconciler-options.conf")  # inside options { }
 
 
 @dataclass(frozen=True)
@@ -47,6 +70,7 @@ class HostConfig:
     recheck_interval: float = 30.0  # the safety net: look at the branch head this often
     backoff_initial: float = 1.0
     backoff_max: float = 60.0
+    host: HostSettings = field(default_factory=HostSettings)
     source: Path | None = None  # the daemon.toml this came from
 
 
@@ -80,7 +104,28 @@ _SCHEMA: dict[str, dict[str, Any]] = {
         "backoff_initial": (int, float),
         "backoff_max": (int, float),
     },
+    "host": {
+        "mode": str,
+        "interval": (int, float),
+        "management_address": str,
+        "confirm_timeout": (int, float),
+        "service_manager": str,
+        "sshd_config": str,
+        "nftables_file": str,
+        "nftables_conf": str,
+        "fail2ban_jail": str,
+        "chrony_sources": str,
+        "named_options": str,
+    },
 }
+_HOST_PATHS = (
+    "sshd_config",
+    "nftables_file",
+    "nftables_conf",
+    "fail2ban_jail",
+    "chrony_sources",
+    "named_options",
+)
 _REQUIRED = [
     ("repo", "path"),
     ("bind", "zone_dir"),
@@ -107,6 +152,9 @@ def parse_host_config(text: str, file: str, base: Path) -> HostConfig:
     for table, key in _REQUIRED:
         if key not in data.get(table, {}):
             problems.append(Problem(file, f"[{table}] needs '{key}'"))
+    host_table = data.get("host", {})
+    if isinstance(host_table, dict) and not problems:
+        problems += _host_values(text, file, host_table)
     if problems:
         raise ValidationError(problems)
 
@@ -146,6 +194,41 @@ def parse_host_config(text: str, file: str, base: Path) -> HostConfig:
         recheck_interval=float(daemon.get("recheck_interval", 30.0)),
         backoff_initial=float(daemon.get("backoff_initial", 1.0)),
         backoff_max=float(daemon.get("backoff_max", 60.0)),
+        host=_host_settings(data.get("host", {}), base),
+    )
+
+
+def _host_values(text: str, file: str, table: dict[str, Any]) -> list[Problem]:
+    """[host] values beyond their types: the mode's choices, positive durations."""
+    problems = []
+    choices = {"mode": HOST_MODES, "service_manager": SERVICE_MANAGERS}
+    for key, allowed in choices.items():
+        if key in table and table[key] not in allowed:
+            problems.append(
+                Problem(
+                    file,
+                    f"[host] {key} must be one of {', '.join(allowed)}, got {table[key]!r}",
+                    line=key_line(text, "host", key),
+                )
+            )
+    for key in ("interval", "confirm_timeout"):
+        if key in table and table[key] <= 0:
+            problems.append(
+                Problem(file, f"[host] {key} must be more than 0", line=key_line(text, "host", key))
+            )
+    return problems
+
+
+def _host_settings(table: dict[str, Any], base: Path) -> HostSettings:
+    defaults = HostSettings()
+    paths = {key: (base / table[key]).resolve() for key in _HOST_PATHS if key in table}
+    return HostSettings(
+        mode=table.get("mode", defaults.mode),
+        interval=float(table.get("interval", defaults.interval)),
+        management_address=table.get("management_address") or None,
+        confirm_timeout=float(table.get("confirm_timeout", defaults.confirm_timeout)),
+        service_manager=table.get("service_manager", defaults.service_manager),
+        **paths,
     )
 
 

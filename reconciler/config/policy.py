@@ -1,35 +1,37 @@
 """The host hardening policy: `host/policy.toml` in the zone repo, parsed into a frozen model.
 
 The zone repository holds, next to the zones, a policy for the host the primary nameserver
-runs on: SSH settings, the firewall, fail2ban, time synchronisation, how `named` runs and which
-services must stay off. This module turns the TOML text of that file into a `Policy` value.
+runs on: SSH settings, the firewall, fail2ban, time and its synchronisation, the operator
+accounts, which services run at boot, the owners and modes of the key files, and how `named`
+runs. This module turns the TOML text of that file into a `Policy` value.
 
 It is pure: `parse_policy` takes text (the caller reads the file, from a checkout or a git
 revision) and either returns a `Policy` or raises `ValidationError` carrying every problem found
-at once -- TOML syntax, unknown tables and keys, wrong types, values out of range, and settings
-that contradict each other (the SSH port closed by the firewall, DNS port 53 not open on a
-nameserver, no way left to log in over SSH). Every table and key is optional; what is missing
-takes the default shown on the dataclasses below.
+at once -- TOML syntax, unknown tables and keys, wrong types, values out of range or unsafe in a
+generated file (config/policyvalues.py), and settings that contradict each other (the SSH port
+closed by the firewall, DNS port 53 not open on a nameserver, no way left to log in over SSH,
+sshd or the time service both required and disabled at boot). Every table and key is optional;
+what is missing takes the default shown on the dataclasses below.
 
-Callers: `reconciler check` validates `host/policy.toml` with it; `host audit` (compare the
-running host with the policy) and `host apply` (make the host match) will use the model.
+Callers: `reconciler check` validates `host/policy.toml` with it; `host audit`, `host plan` and
+`host apply` (reconciler/host/) compare the running host with the model and make it match.
 """
 
 from __future__ import annotations
 
-import datetime as _dt
 import tomllib
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from reconciler.config.policyvalues import Field as _Field
+from reconciler.config.policyvalues import PortRule, check_value, type_name
 from reconciler.config.tomlfile import key_line, syntax_problem, table_line
 from reconciler.errors import Problem, ValidationError
 
 DEFAULT_FILE = "host/policy.toml"
 
 DNS_PORT = 53
-MIN_PORT = 1
-MAX_PORT = 65535
+SSH_SERVICE = "ssh"  # Debian's name for sshd's service (ssh.service, /etc/init.d/ssh)
 
 
 @dataclass(frozen=True)
@@ -46,12 +48,17 @@ class SSHPolicy:
 
 @dataclass(frozen=True)
 class FirewallPolicy:
-    """[firewall]: the host firewall's incoming rules."""
+    """[firewall]: the host firewall's incoming rules (the nftables table `inet reconciler`)."""
 
     enabled: bool = True
-    allow_tcp: tuple[int, ...] = (22, 53)
-    allow_udp: tuple[int, ...] = (53,)
+    allow_tcp: tuple[PortRule, ...] = (PortRule(22), PortRule(53))
+    allow_udp: tuple[PortRule, ...] = (PortRule(53),)
     default_incoming: str = "drop"
+
+    def ports(self, proto: str) -> set[int]:
+        """Every port of `proto` ("tcp" or "udp") that is open to someone."""
+        rules = self.allow_tcp if proto == "tcp" else self.allow_udp
+        return {rule.port for rule in rules}
 
 
 @dataclass(frozen=True)
@@ -66,10 +73,42 @@ class Fail2banPolicy:
 
 @dataclass(frozen=True)
 class TimePolicy:
-    """[time]: the clock synchronisation service and its servers."""
+    """[time]: the clock: its synchronisation service and servers, and the time zone."""
 
     service: str = "chrony"
     servers: tuple[str, ...] = ()
+    timezone: str = "Etc/UTC"
+    must_be_synchronised: bool = True
+
+
+@dataclass(frozen=True)
+class UsersPolicy:
+    """[users]: operator accounts that must exist, each with an SSH key, none without a password
+    hash (an empty password). Empty: at least one non-root account with a key must exist."""
+
+    operators: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class BootPolicy:
+    """[boot]: services that must be enabled at boot and running, and those that must not."""
+
+    enabled: tuple[str, ...] = ("named", SSH_SERVICE, "fail2ban", "chrony")
+    disabled: tuple[str, ...] = ("telnet", "rsh-server", "avahi-daemon")
+
+
+@dataclass(frozen=True)
+class FilesPolicy:
+    """[files]: owner, group and mode of the TSIG and rndc key files and of the zone folder
+    (their paths are the host's: daemon.toml's [tsig] key_file, [rndc] key_file, [bind]
+    zone_dir)."""
+
+    key_owner: str = "root"
+    key_group: str = "bind"
+    key_mode: str = "0640"
+    zone_dir_owner: str = "root"
+    zone_dir_group: str = "bind"
+    zone_dir_mode: str = "0775"
 
 
 @dataclass(frozen=True)
@@ -84,13 +123,6 @@ class NamedPolicy:
 
 
 @dataclass(frozen=True)
-class ServicesPolicy:
-    """[services]: system services that must be disabled."""
-
-    disabled: tuple[str, ...] = ("telnet", "rsh-server", "avahi-daemon")
-
-
-@dataclass(frozen=True)
 class Policy:
     """The whole host policy; each field is one table of `host/policy.toml`."""
 
@@ -98,8 +130,10 @@ class Policy:
     firewall: FirewallPolicy = field(default_factory=FirewallPolicy)
     fail2ban: Fail2banPolicy = field(default_factory=Fail2banPolicy)
     time: TimePolicy = field(default_factory=TimePolicy)
+    users: UsersPolicy = field(default_factory=UsersPolicy)
+    boot: BootPolicy = field(default_factory=BootPolicy)
+    files: FilesPolicy = field(default_factory=FilesPolicy)
     named: NamedPolicy = field(default_factory=NamedPolicy)
-    services: ServicesPolicy = field(default_factory=ServicesPolicy)
 
     def to_dict(self) -> dict[str, dict[str, object]]:
         """A JSON-ready dict: one dict per table, tuples as lists."""
@@ -111,20 +145,12 @@ class Policy:
 
 
 def _jsonable(value: object) -> object:
-    return list(value) if isinstance(value, tuple) else value
+    if isinstance(value, tuple):
+        return [v.to_json() if isinstance(v, PortRule) else v for v in value]
+    return value
 
 
 # --- the schema -------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Field:
-    """How one key is checked: its kind, and optionally its allowed values or lower bound."""
-
-    kind: str  # "bool", "int", "str", "port", "str_list", "port_list"
-    choices: tuple[str, ...] = ()
-    minimum: int | None = None
-
 
 _SCHEMA: dict[str, tuple[type, dict[str, _Field]]] = {
     "ssh": (
@@ -134,7 +160,7 @@ _SCHEMA: dict[str, tuple[type, dict[str, _Field]]] = {
             "permit_root_login": _Field("bool"),
             "password_authentication": _Field("bool"),
             "pubkey_authentication": _Field("bool"),
-            "allow_users": _Field("str_list"),
+            "allow_users": _Field("login_list"),
             "max_auth_tries": _Field("int", minimum=1),
         },
     ),
@@ -142,8 +168,8 @@ _SCHEMA: dict[str, tuple[type, dict[str, _Field]]] = {
         FirewallPolicy,
         {
             "enabled": _Field("bool"),
-            "allow_tcp": _Field("port_list"),
-            "allow_udp": _Field("port_list"),
+            "allow_tcp": _Field("port_rules"),
+            "allow_udp": _Field("port_rules"),
             "default_incoming": _Field("str", choices=("drop", "reject")),
         },
     ),
@@ -151,7 +177,7 @@ _SCHEMA: dict[str, tuple[type, dict[str, _Field]]] = {
         Fail2banPolicy,
         {
             "enabled": _Field("bool"),
-            "jails": _Field("str_list"),
+            "jails": _Field("jail_list"),
             "bantime": _Field("int", minimum=1),
             "maxretry": _Field("int", minimum=1),
         },
@@ -160,105 +186,57 @@ _SCHEMA: dict[str, tuple[type, dict[str, _Field]]] = {
         TimePolicy,
         {
             "service": _Field("str", choices=("chrony", "systemd-timesyncd", "ntpsec")),
-            "servers": _Field("str_list"),
+            "servers": _Field("host_list"),
+            "timezone": _Field("timezone"),
+            "must_be_synchronised": _Field("bool"),
+        },
+    ),
+    "users": (UsersPolicy, {"operators": _Field("user_list")}),
+    "boot": (
+        BootPolicy,
+        {"enabled": _Field("service_list"), "disabled": _Field("service_list")},
+    ),
+    "files": (
+        FilesPolicy,
+        {
+            "key_owner": _Field("user"),
+            "key_group": _Field("user"),
+            "key_mode": _Field("mode"),
+            "zone_dir_owner": _Field("user"),
+            "zone_dir_group": _Field("user"),
+            "zone_dir_mode": _Field("mode"),
         },
     ),
     "named": (
         NamedPolicy,
         {
-            "user": _Field("str"),
+            "user": _Field("user"),
             "version_hidden": _Field("bool"),
             "recursion": _Field("bool"),
             "allow_transfer_tsig_only": _Field("bool"),
             "chroot": _Field("bool"),
         },
     ),
-    "services": (
-        ServicesPolicy,
-        {
-            "disabled": _Field("str_list"),
-        },
-    ),
 }
-
-
-def _type_name(value: object) -> str:
-    """The TOML name of a parsed value's type, for messages."""
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "float"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    if isinstance(value, dict):
-        return "table"
-    if isinstance(value, _dt.datetime):
-        return "datetime"
-    if isinstance(value, _dt.date):
-        return "date"
-    if isinstance(value, _dt.time):
-        return "time"
-    return type(value).__name__
-
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _check_scalar(value: object, kind: str, spec: _Field, where: str) -> str | None:
-    """The message if `value` is wrong for a scalar of `kind`, else None."""
-    if kind == "bool":
-        if not isinstance(value, bool):
-            return f"{where} must be a boolean, got {_type_name(value)}"
-        return None
-    if kind in ("int", "port"):
-        if not _is_int(value):
-            return f"{where} must be an integer, got {_type_name(value)}"
-        assert isinstance(value, int)
-        if kind == "port" and not MIN_PORT <= value <= MAX_PORT:
-            return f"{where} must be a port between {MIN_PORT} and {MAX_PORT}, got {value}"
-        if spec.minimum is not None and value < spec.minimum:
-            return f"{where} must be at least {spec.minimum}, got {value}"
-        return None
-    # kind == "str"
-    if not isinstance(value, str):
-        return f"{where} must be a string, got {_type_name(value)}"
-    if not value.strip():
-        return f"{where} must not be empty"
-    if spec.choices and value not in spec.choices:
-        allowed = ", ".join(repr(c) for c in spec.choices)
-        return f"{where} must be one of {allowed}, got {value!r}"
-    return None
-
-
-def _check_value(value: object, spec: _Field, where: str) -> tuple[object, list[str]]:
-    """Check one value against its field; return it (lists as tuples) and the messages."""
-    if spec.kind not in ("str_list", "port_list"):
-        message = _check_scalar(value, spec.kind, spec, where)
-        return value, [] if message is None else [message]
-    element_kind = "str" if spec.kind == "str_list" else "port"
-    noun = "strings" if element_kind == "str" else "integers"
-    if not isinstance(value, list):
-        return value, [f"{where} must be an array of {noun}, got {_type_name(value)}"]
-    messages = []
-    for index, item in enumerate(value):
-        message = _check_scalar(item, element_kind, spec, f"{where}[{index}]")
-        if message is not None:
-            messages.append(message)
-    return tuple(value), messages
+# [services] disabled was the first home of [boot] disabled: still read, with a warning.
+_LEGACY = "services"
 
 
 # --- parsing ----------------------------------------------------------------------------------
 
 
 def parse_policy(text: str, file: str = DEFAULT_FILE) -> Policy:
-    """Parse the text of `host/policy.toml` into a `Policy`.
+    """Parse the text of `host/policy.toml` into a `Policy` (warnings dropped).
 
     Raises `ValidationError` with one `Problem` per thing wrong, all of them at once.
+    """
+    return read_policy(text, file)[0]
+
+
+def read_policy(text: str, file: str = DEFAULT_FILE) -> tuple[Policy, tuple[Problem, ...]]:
+    """The `Policy` and the warnings (severity "warning") about the text.
+
+    Raises `ValidationError` carrying every problem, warnings included, when any is an error.
     """
     try:
         data = tomllib.loads(text)
@@ -270,10 +248,12 @@ def parse_policy(text: str, file: str = DEFAULT_FILE) -> Policy:
     invalid: set[tuple[str, str]] = set()  # (table, key) whose value was refused
 
     for name in data:
-        if name not in _SCHEMA:
+        if name not in _SCHEMA and name != _LEGACY:
             problems.append(
                 Problem(file=file, line=table_line(text, name), message=f"unknown table [{name}]")
             )
+    if _LEGACY in data:
+        data = _legacy_services(data, text, file, problems)
 
     for table, (cls, spec) in _SCHEMA.items():
         raw = data.get(table, {})
@@ -282,7 +262,7 @@ def parse_policy(text: str, file: str = DEFAULT_FILE) -> Policy:
                 Problem(
                     file=file,
                     line=table_line(text, table),
-                    message=f"[{table}] must be a table, got {_type_name(raw)}",
+                    message=f"[{table}] must be a table, got {type_name(raw)}",
                 )
             )
             invalid.update((table, key) for key in spec)
@@ -296,7 +276,7 @@ def parse_policy(text: str, file: str = DEFAULT_FILE) -> Policy:
                     Problem(file=file, line=line, message=f"unknown key '{key}' in [{table}]")
                 )
                 continue
-            checked, messages = _check_value(value, spec[key], f"[{table}] {key}")
+            checked, messages = check_value(value, spec[key], f"[{table}] {key}")
             if messages:
                 invalid.add((table, key))
                 problems.extend(Problem(file=file, line=line, message=m) for m in messages)
@@ -306,11 +286,42 @@ def parse_policy(text: str, file: str = DEFAULT_FILE) -> Policy:
 
     policy = Policy(**sections)
     problems.extend(_contradictions(policy, invalid, text, file))
-    if problems:
-        # In file order; problems without a line (rare) last.
-        problems.sort(key=lambda p: (p.line is None, p.line or 0))
+    # In file order; problems without a line (rare) last.
+    problems.sort(key=lambda p: (p.line is None, p.line or 0))
+    if any(p.severity == "error" for p in problems):
         raise ValidationError(problems)
-    return policy
+    return policy, tuple(problems)
+
+
+def _legacy_services(
+    data: dict[str, Any], text: str, file: str, problems: list[Problem]
+) -> dict[str, Any]:
+    """[services] disabled, read as [boot] disabled (merged), with a warning saying so."""
+    legacy = data[_LEGACY]
+    line = table_line(text, _LEGACY)
+    if not isinstance(legacy, dict) or set(legacy) - {"disabled"}:
+        problems.append(
+            Problem(file, "[services] is now [boot]: only 'disabled' is still read there", line)
+        )
+        return data
+    problems.append(
+        Problem(file, "[services] disabled is now [boot] disabled", line, severity="warning")
+    )
+    old, messages = check_value(
+        legacy.get("disabled", []), _SCHEMA["boot"][1]["disabled"], "[services] disabled"
+    )
+    if messages:
+        where = key_line(text, _LEGACY, "disabled") or line
+        problems.extend(Problem(file, message, where) for message in messages)
+        return data
+    assert isinstance(old, tuple)
+    boot = dict(data.get("boot", {})) if isinstance(data.get("boot", {}), dict) else {}
+    new = boot.get("disabled")
+    if isinstance(new, list):
+        boot["disabled"] = new + [name for name in old if name not in new]
+    elif new is None:
+        boot["disabled"] = list(old)
+    return {**data, "boot": boot}
 
 
 def _contradictions(
@@ -322,7 +333,7 @@ def _contradictions(
     standing in for it would only produce a misleading second problem.
     """
     problems: list[Problem] = []
-    ssh, firewall = policy.ssh, policy.firewall
+    ssh, firewall, boot = policy.ssh, policy.firewall, policy.boot
 
     def usable(*names: tuple[str, str]) -> bool:
         return not any(name in invalid for name in names)
@@ -334,34 +345,24 @@ def _contradictions(
                 return line
         return table_line(text, table)
 
+    def problem(line: int | None, message: str) -> None:
+        problems.append(Problem(file=file, line=line, message=message))
+
     if firewall.enabled and usable(("firewall", "enabled")):
-        if (
-            usable(("ssh", "port"), ("firewall", "allow_tcp"))
-            and ssh.port not in firewall.allow_tcp
+        if usable(("ssh", "port"), ("firewall", "allow_tcp")) and ssh.port not in firewall.ports(
+            "tcp"
         ):
-            line = key_line(text, "firewall", "allow_tcp") or line_of("ssh", "port")
-            problems.append(
-                Problem(
-                    file=file,
-                    line=line,
-                    message=(
-                        f"[ssh] port {ssh.port} is not in [firewall] allow_tcp;"
-                        " the firewall would lock SSH out"
-                    ),
-                )
+            problem(
+                key_line(text, "firewall", "allow_tcp") or line_of("ssh", "port"),
+                f"[ssh] port {ssh.port} is not in [firewall] allow_tcp;"
+                " the firewall would lock SSH out",
             )
-        for proto, allowed in (("tcp", firewall.allow_tcp), ("udp", firewall.allow_udp)):
-            if usable(("firewall", f"allow_{proto}")) and DNS_PORT not in allowed:
-                problems.append(
-                    Problem(
-                        file=file,
-                        line=line_of("firewall", f"allow_{proto}"),
-                        message=(
-                            f"[firewall] allow_{proto} must include {DNS_PORT}:"
-                            f" this host is a nameserver and must answer DNS over"
-                            f" {proto.upper()}"
-                        ),
-                    )
+        for proto in ("tcp", "udp"):
+            if usable(("firewall", f"allow_{proto}")) and DNS_PORT not in firewall.ports(proto):
+                problem(
+                    line_of("firewall", f"allow_{proto}"),
+                    f"[firewall] allow_{proto} must include {DNS_PORT}: this host is a nameserver"
+                    f" and must answer DNS over {proto.upper()}",
                 )
 
     if (
@@ -369,14 +370,24 @@ def _contradictions(
         and not ssh.password_authentication
         and not ssh.pubkey_authentication
     ):
-        problems.append(
-            Problem(
-                file=file,
-                line=line_of("ssh", "pubkey_authentication", "password_authentication"),
-                message=(
-                    "[ssh] password_authentication and pubkey_authentication are both false;"
-                    " nobody could log in"
-                ),
-            )
+        problem(
+            line_of("ssh", "pubkey_authentication", "password_authentication"),
+            "[ssh] password_authentication and pubkey_authentication are both false;"
+            " nobody could log in",
         )
+
+    if usable(("boot", "enabled"), ("boot", "disabled")):
+        for name in sorted(set(boot.enabled) & set(boot.disabled)):
+            problem(
+                line_of("boot", "disabled"),
+                f"[boot] {name} is both enabled and disabled",
+            )
+        needed = {SSH_SERVICE: "sshd would not run: nobody could log in"}
+        if usable(("time", "service")):
+            needed[policy.time.service] = "the clock would not be synchronised ([time] service)"
+        if policy.fail2ban.enabled:
+            needed["fail2ban"] = "[fail2ban] enabled needs it running"
+        for name, why in needed.items():
+            if name in boot.disabled and name not in boot.enabled:
+                problem(line_of("boot", "disabled"), f"[boot] disabled names {name}: {why}")
     return problems

@@ -86,6 +86,8 @@ def syntax_problem(file: str, exc: tomllib.TOMLDecodeError) -> Problem:
 
 def type_name(expected: type | tuple[type, ...]) -> str:
     names = {int: "an integer", float: "a number", str: "a string", bool: "true or false"}
+    if isinstance(expected, tuple) and float in expected:
+        return names[float]  # (int, float): any number
     first = expected[0] if isinstance(expected, tuple) else expected
     return names.get(first, first.__name__)
 
