@@ -1,4 +1,4 @@
-"""daemon.toml [host]: what the daemon does with host/policy.toml and where the managed files are."""
+"""daemon.toml [host]: what the daemon does with host/policy.toml, where the managed files are."""
 
 from __future__ import annotations
 
