@@ -9,7 +9,6 @@ record (of several TXT records at one name, the one meant); `tag_list` parses th
 from __future__ import annotations
 
 import re
-from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -22,41 +21,42 @@ from reconciler.model.zone import Record
 
 INDEXED = frozenset({"TXT", "MX", "CAA", "TLSA", "SPF"})
 _NAMES = frozenset({"A", "AAAA", "CNAME"})  # kept only for mta-sts hosts
+_MTA_STS_PREFIX = MTA_STS_HOST + "."
 
 
 @dataclass
 class Mail:
-    """The records the mail rules read, per zone and across the repo's zones."""
+    """The records the mail rules read, per zone and type, and across the repo's zones."""
 
     zones: list[Zone]
-    records: dict[str, dict[tuple[str, str], list[Record]]] = field(default_factory=dict)
+    # origin -> type -> owner -> records, owners in a stable order
+    records: dict[str, dict[str, dict[str, list[Record]]]] = field(default_factory=dict)
     names: set[str] = field(default_factory=set)  # owners of mta-sts host addresses
     by_origin: dict[str, Zone] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.by_origin = {z.origin: z for z in self.zones}
         for zone in self.zones:
-            table: dict[tuple[str, str], list[Record]] = defaultdict(list)
+            table: dict[str, dict[str, list[Record]]] = {rtype: {} for rtype in INDEXED}
             for record in zone.records:
                 if record.rtype in INDEXED:
-                    table[(record.owner, record.rtype)].append(record)
-                elif record.rtype in _NAMES and labels(record.owner)[:1] == [MTA_STS_HOST]:
+                    table[record.rtype].setdefault(record.owner, []).append(record)
+                elif record.rtype in _NAMES and record.owner.startswith(_MTA_STS_PREFIX):
                     self.names.add(record.owner)
-            self.records[zone.origin] = table
+            self.records[zone.origin] = {
+                rtype: dict(sorted(owners.items())) for rtype, owners in table.items()
+            }
 
     def of(self, zone: Zone, rtype: str) -> Iterator[tuple[str, list[Record]]]:
         """(owner, records) of every RRset of `rtype` in `zone`, in a stable order."""
-        table = self.records[zone.origin]
-        for (owner, kind), found in sorted(table.items()):
-            if kind == rtype:
-                yield owner, found
+        yield from self.records[zone.origin][rtype].items()
 
     def at(self, owner: str, rtype: str) -> list[Record] | None:
         """The records at `owner` (in whichever repo zone holds it); None: no repo zone does."""
         zone = self.zone_of(owner)
         if zone is None:
             return None
-        return self.records[zone.origin].get((owner, rtype), [])
+        return self.records[zone.origin][rtype].get(owner, [])
 
     def zone_of(self, name: str) -> Zone | None:
         """The deepest zone of the repo that holds `name`."""

@@ -130,7 +130,7 @@ def _one(zone: Zone, record: Record, text: str) -> list[Problem]:
 
 def _missing(mail: Mail, zone: Zone, has_dmarc: set[str]) -> list[Problem]:
     """The apex has MX records (not only the null MX) and no DMARC record applies to it."""
-    mx = mail.records[zone.origin].get((zone.origin, "MX"), [])
+    mx = mail.records[zone.origin]["MX"].get(zone.origin, [])
     if not mx_hosts(r.rdata for r in mx):
         return []
     parts = labels(zone.origin)

@@ -192,6 +192,8 @@ def spf_records(records: list[Record]) -> list[tuple[Record, str]]:
     """The records of a TXT RRset meant as SPF (starting with "v=spf1"), with their text."""
     found = []
     for record in records:
+        if record.rdata[1:7].lower() != SPF_VERSION:
+            continue  # not '"v=spf1...': only SPF records are parsed
         text = txt_text(record.rdata)
         if text[:6].lower() == SPF_VERSION:
             found.append((record, text))
