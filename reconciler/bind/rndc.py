@@ -31,7 +31,8 @@ RNDC_TIMEOUT = 15.0
 
 @dataclass(frozen=True)
 class Rndc:
-    """rndc to one named: each call bounded by a timeout; failures raise BindError.
+    """rndc to one named: each call bounded by a timeout; failures raise BindError
+    (ConfigError when the key file cannot be used).
 
     rndc's exit status is no proof that a zone loaded ("zone reload queued"): confirm with a
     SOA query (`probe.wait_for_serial`) and ask `load_failure_reason` why when it did not.
@@ -68,8 +69,8 @@ class Rndc:
         command = " ".join(args)
         try:
             key_name = read_key_file(Path(self.key_file)).name
-        except ConfigError as exc:  # names the file, never its content
-            raise BindError(f"rndc {command}: {exc}") from None
+        except ConfigError as exc:  # names the file, never its content; permanent: no retry helps
+            raise ConfigError(f"rndc {command}: {exc}") from None
         # rndc prefers /etc/bind/rndc.conf over -k when that file exists: give it a config of
         # its own that includes our key file (names and paths only, no secret).
         conf = (
