@@ -15,6 +15,9 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
+import time
+import urllib.request
 from datetime import datetime
 from pathlib import Path
 
@@ -38,9 +41,11 @@ def test_push_reaches_both_secondaries(site: Site) -> None:
 
 
 def test_burst_of_pushes_ends_in_the_last_commit_with_few_reconciles(site: Site) -> None:
-    # The pre-receive check takes most of a second per push; without it twenty pushes
-    # come in about a second, the burst this test is about.
-    (site.root / "repo.git" / "hooks" / "pre-receive").unlink()
+    # The hooks (the check before, the nudge after) take most of a second per push; without
+    # them twenty pushes come in a second or two, the burst this test is about. The ref
+    # watcher sees each push; nudges are the flood test's.
+    for hook in ("pre-receive", "post-receive"):
+        (site.root / "repo.git" / "hooks" / hook).unlink()
     daemon = site.start()
     commits = []  # twenty commits made first, so that the pushes come as one burst
     file = site.root / "clone" / ZONE
@@ -55,6 +60,7 @@ def test_burst_of_pushes_ends_in_the_last_commit_with_few_reconciles(site: Site)
     )
     assert event["status"] == "confirmed"
     count = event["reconciles"]
+    print(f"{count} reconciles for 20 pushes")
     assert count < 10, f"{count} reconciles for 20 pushes"
     for server in site.sandbox.servers.all():
         answer = probe.soa_serial(server.address, server.port, "example.com")
@@ -201,3 +207,101 @@ def test_sigterm_lets_the_reconcile_under_way_finish(site: Site) -> None:
     state = json.loads((site.root / "state" / "state.json").read_text())
     assert state["last_applied"] == sha
     assert a_records(site, "www.example.com") == ["192.0.2.76"]
+
+
+def _nudge(site: Site) -> None:
+    request = urllib.request.Request(f"http://{site.http}/nudge", data=b"", method="POST")
+    with urllib.request.urlopen(request, timeout=5) as answer:
+        assert answer.status == 202
+
+
+def test_a_flood_of_nudges_does_not_postpone_the_reconcile(site: Site) -> None:
+    # Issue 9, item 9: nudges closer together than the debounce postponed the reconcile as
+    # long as they came. The flood goes on until the pushed commit is reconciled.
+    daemon = site.start()
+    flooding = threading.Event()
+    flooding.set()
+
+    def flood() -> None:
+        while flooding.is_set():
+            _nudge(site)  # about 20 a second, against a debounce of 0.3 s
+            time.sleep(0.05)
+
+    flooder = threading.Thread(target=flood, daemon=True)
+    flooder.start()
+    try:
+        sha = site.push(lambda t: t.replace(WWW, "www     IN A    192.0.2.77"), "Move www")
+        event = daemon.wait_event(
+            lambda e: e.get("event") == "reconciled" and e.get("commit") == sha[:12],
+            "the reconcile of the push during the flood",
+        )
+        assert flooder.is_alive()  # the flood was still going when the reconcile came
+    finally:
+        flooding.clear()
+        flooder.join()
+    assert event["status"] == "confirmed"
+    assert a_records(site, "www.example.com") == ["192.0.2.77"]
+
+
+def test_backoff_is_waited_out_even_when_woken(site: Site) -> None:
+    # Issue 9: the log said retry_in but the daemon retried at every wake (the periodic look,
+    # a nudge). Looks every 0.2 s and nudges must not cut a 3 s backoff short.
+    site.configure(recheck_interval=0.2, backoff_initial=3, backoff_max=3)
+    daemon = site.start()
+    site.sandbox.servers.primary.stop()
+    site.push(lambda t: t.replace(WWW, "www     IN A    192.0.2.78"), "Move www")
+    failed = "reconcile failed; backing off"
+    first = daemon.wait_event(lambda e: e.get("event") == failed, "a failure")
+    assert first["retry_in"] == 3 and first["kind"] == "temporary"
+    for _ in range(5):
+        _nudge(site)
+    second = daemon.wait_event(lambda e: e.get("event") == failed, "the retry")
+    gap = datetime.fromisoformat(second["timestamp"]) - datetime.fromisoformat(first["timestamp"])
+    assert gap.total_seconds() >= first["retry_in"]
+    site.sandbox.servers.primary.start()
+    event = daemon.wait_event(lambda e: e.get("event") == "reconciled", "the recovery")
+    assert event["status"] == "confirmed"
+
+
+def test_healthz_names_a_secondary_that_stops_serving(site: Site) -> None:
+    # Issue 9: /healthz stayed 200 while secondaries lagged (or lost every zone).
+    site.start()
+    wait_until(lambda: site.get("/healthz") == (200, "ok\n"), "healthz ok")
+    ns2 = site.sandbox.servers.secondaries[0]
+    ns2.stop()
+    status, body = wait_until(lambda: _unhealthy(site), "healthz to say a secondary lags")
+    assert status == 503
+    assert "secondary lags: ns2: example.com serves None" in body
+    assert "ns3" not in body
+    ns2.start()
+    wait_until(lambda: site.get("/healthz") == (200, "ok\n"), "healthz ok again")
+
+
+def _unhealthy(site: Site) -> tuple[int, str] | None:
+    status, body = site.get("/healthz")
+    return (status, body) if status != 200 else None
+
+
+def test_a_missing_key_file_is_not_retried_until_sighup(site: Site) -> None:
+    # A missing key file is permanent: retrying cannot help until the host is fixed.
+    daemon = site.start()
+    key_file = site.sandbox.servers.transfer_key_file
+    moved = key_file.with_suffix(".away")
+    key_file.rename(moved)
+    sha = site.push(lambda t: t.replace(WWW, "www     IN A    192.0.2.79"), "Move www")
+    event = daemon.wait_event(
+        lambda e: e.get("event") == "reconcile failed; waiting for a new commit", "the failure"
+    )
+    assert event["kind"] == "permanent" and event["reason"] == "ConfigError"
+    assert str(key_file.name) in event["error"]
+    status, body = site.get("/healthz")
+    assert status == 503 and key_file.name in body
+    for _ in range(3):  # wakes and periodic looks (every second) do not retry it
+        _nudge(site)
+        time.sleep(1)
+    assert metrics_of(site)[("reconciler_failures_total", (("reason", "ConfigError"),))] == 1
+    moved.rename(key_file)
+    daemon.process.send_signal(signal.SIGHUP)
+    event = daemon.wait_event(lambda e: e.get("event") == "reconciled", "the reconcile")
+    assert event["commit"] == sha[:12] and event["status"] == "confirmed"
+    assert a_records(site, "www.example.com") == ["192.0.2.79"]

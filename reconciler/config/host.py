@@ -66,7 +66,7 @@ class HostConfig:
     gpg_home: Path | None = None  # keyring for GPG-signed commits
     allowed_signers: Path | None = None  # ssh allowed-signers file for SSH-signed commits
     allow_non_descendant: bool = False
-    debounce: float = 0.2  # seconds of quiet after a push before reconciling
+    debounce: float = 0.2  # the most a reconcile waits after the first event of a burst
     recheck_interval: float = 30.0  # the safety net: look at the branch head this often
     backoff_initial: float = 1.0
     backoff_max: float = 60.0

@@ -2,16 +2,16 @@
 
 One worker (the main thread) reconciles; everything else only wakes it:
 watchdog events on the repo's refs (a push), `POST /nudge` (the
-post-receive hook), the periodic re-check, a due retry, SIGHUP. Events are
-debounced and the head is read when the worker starts, so a burst of pushes
-ends in one reconcile of the last commit (latest wins). A commit refused for
-what it is (invalid, unsafe, not a descendant, unsigned, rolled back) is not
-tried again until a new commit arrives; a temporary failure (named or rndc not
-answering, a lagging secondary) is retried with capped exponential backoff.
-The state folder's lock is held for the daemon's life: a second daemon on
-the same state refuses to start. /healthz, /metrics and /nudge are served
-over HTTP (serve/metrics.py); systemd is told READY, STATUS and WATCHDOG. SIGHUP
-re-reads daemon.toml; SIGTERM lets the current reconcile finish, then exits.
+post-receive hook), the periodic re-check, a due retry, SIGHUP. The worker
+starts at most `debounce` seconds after the first event of a burst and reads
+the head then, so a burst of pushes ends in few reconciles of the last commit
+(latest wins) and a flood of events cannot postpone it. What follows an
+outcome or an error (hold the commit, retry after a backoff, health) is
+decided by the pure functions of serve/decide.py. The state folder's lock is
+held for the daemon's life: a second daemon on the same state refuses to
+start. /healthz, /metrics and /nudge are served over HTTP (serve/metrics.py);
+systemd is told READY, STATUS and WATCHDOG. SIGHUP re-reads daemon.toml and
+releases a held commit; SIGTERM lets the current reconcile finish, then exits.
 Called by `reconciler run` in cli/main.py.
 """
 
@@ -23,21 +23,22 @@ import socket
 import subprocess
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
 import structlog
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
+from watchdog.observers.api import BaseObserver
 
 from reconciler.apply import reconcile
 from reconciler.apply.state import load_state, locked
 from reconciler.apply.status import gather
 from reconciler.bind import probe
+from reconciler.bind.catalog import CATALOG
 from reconciler.config.host import HostConfig, load_host_config
 from reconciler.errors import ReconcilerError
-from reconciler.model.outcome import Status
+from reconciler.serve import decide
 from reconciler.serve.metrics import HttpServer, Metrics
 from reconciler.source.repo import open_repo, resolve
 
@@ -57,23 +58,6 @@ def sd_notify(message: str) -> bool:
     return True
 
 
-@dataclass
-class Backoff:
-    """Capped exponential backoff: 1, 2, 4 ... up to `cap` seconds."""
-
-    initial: float
-    cap: float
-    failures: int = 0
-
-    def next_delay(self) -> float:
-        delay = min(self.initial * 2**self.failures, self.cap)
-        self.failures += 1
-        return delay
-
-    def reset(self) -> None:
-        self.failures = 0
-
-
 class _Nudge(FileSystemEventHandler):
     """A change under the repo's refs (a push, packed-refs rewritten) wakes the worker."""
 
@@ -84,6 +68,8 @@ class _Nudge(FileSystemEventHandler):
         if event.event_type in ("opened", "closed_no_write"):
             return  # a read (ours, resolving the branch) is no push: waking on it would loop
         path = str(event.src_path)
+        if "/refs/notes/" in path:
+            return  # our own git note on the commit just reconciled
         if "/refs/" in path or path.endswith(("packed-refs", "HEAD", "FETCH_HEAD")):
             self.daemon.wake("push")
 
@@ -97,13 +83,14 @@ class Daemon:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._reread = threading.Event()
-        self._first_event: float | None = None
+        self._first_event: float | None = None  # the first event of the burst not yet handled
         self.reconciles = 0
-        self.backoff = Backoff(self.host.backoff_initial, self.host.backoff_max)
-        self.retry_at: float | None = None
-        self.refused: str | None = None  # a commit not to try again
-        self.healthy = False
+        self.memory = decide.Memory(self._backoff())
+        self.lagging: tuple[str, ...] = ()  # secondaries behind, as the last look found them
         self._beat = time.monotonic()  # the worker's last turn of the loop (for the watchdog)
+
+    def _backoff(self) -> decide.Backoff:
+        return decide.Backoff(self.host.backoff_initial, self.host.backoff_max)
 
     # --- waking ---------------------------------------------------------------------------
 
@@ -172,46 +159,50 @@ class Daemon:
 
     def _sleep_for(self) -> float:
         waits = [self.host.recheck_interval]
-        if self.retry_at is not None:
-            waits.append(max(self.retry_at - time.monotonic(), 0.0))
+        if self.memory.retry is not None:
+            waits.append(self.memory.retry_in(time.monotonic()))
         if self.host.repo_url:
             waits.append(self.host.fetch_interval)
         return min(waits)
 
     def _debounce(self) -> None:
-        """Let a burst of pushes settle: go on after `debounce` seconds without an event."""
+        """Let a burst of events gather, but start at most `debounce` after its first event:
+        events that keep coming (a nudge flood) must not postpone the reconcile."""
         self._wake.clear()
-        while not self._stop.is_set() and self._wake.wait(timeout=self.host.debounce):
+        if self._first_event is None:
+            return  # a timer, not an event: nothing to gather
+        until = self._first_event + self.host.debounce
+        while not self._stop.is_set() and (left := until - time.monotonic()) > 0:
+            self._wake.wait(timeout=left)
             self._wake.clear()
 
     def _once(self) -> None:
         """Reconcile the branch head if there is anything to do; never raises."""
         pushed_at, self._first_event = self._first_event, None
+        if not decide.may_look(self.memory, time.monotonic()):
+            return self._refresh_metrics()
         try:
-            repo = open_repo(self.host.repo)
-            head = resolve(repo, self.host.branch).hexsha
+            head = resolve(open_repo(self.host.repo), self.host.branch).hexsha
+            state = load_state(self.host.state_dir)
         except ReconcilerError as exc:
-            return self._temporary(exc, None)
-        state = load_state(self.host.state_dir)
-        due = self.retry_at is not None and time.monotonic() >= self.retry_at
+            return self._failed(exc, None)
         settled = head == state.last_applied == state.last_attempted and not state.lagging
-        if head == self.refused or (settled and not due):
-            self.healthy = head != self.refused
-            self._refresh_metrics()
-            return
+        if not decide.should_reconcile(self.memory, head, settled, time.monotonic()):
+            self.memory = decide.idle(self.memory, head, settled)
+            return self._refresh_metrics()
         self.reconciles += 1
         log = self.log.bind(commit=head[:12], reconcile=self.reconciles)
         sd_notify(f"STATUS=reconciling {head[:12]}")
         started = time.monotonic()
         try:
             outcome = reconcile.apply(self.host, head, lock=False)
-        except ReconcilerError as exc:
-            return self._temporary(exc, head)
-        except Exception as exc:  # the daemon must not die of one bad reconcile
-            log.exception("reconcile crashed")
-            return self._temporary(exc, head)
+        except Exception as exc:  # decided by its type (decide.kind_of): the daemon lives on
+            if not isinstance(exc, ReconcilerError):
+                log.exception("reconcile crashed")
+            return self._failed(exc, head)
         took = time.monotonic() - started
         self.metrics.observe(outcome.status, took, outcome.commit)
+        decision = decide.after_outcome(self.memory, outcome, time.monotonic())
         fields: dict[str, object] = {
             "status": outcome.status.value,
             "seconds": round(took, 3),
@@ -221,75 +212,54 @@ class Daemon:
             fields["seconds_since_push"] = round(time.monotonic() - pushed_at, 3)
         if outcome.reason:
             fields["reason"] = outcome.reason
+        if decision.retry_in is not None:
+            fields["retry_in"] = decision.retry_in
         # Health and metrics first: whoever reads the log line may look at them at once.
-        self.healthy = outcome.status.healthy
-        if outcome.status.permanent:
-            self.refused, self.retry_at = head, None
-            self.backoff.reset()
-            message = "commit refused; waiting for a new commit"
-        elif outcome.status is Status.UNCONFIRMED:
-            delay = self.backoff.next_delay()
-            fields["retry_in"] = delay
-            self.retry_at = time.monotonic() + delay
-            message = "secondaries lag; retrying"
-        else:
-            self.refused, self.retry_at = None, None
-            self.backoff.reset()
-            message = "reconciled"
+        self.memory = decision.memory
         self._refresh_metrics()
         sd_notify(f"STATUS={outcome.status.value} {head[:12]}")
-        if message == "reconciled":
-            log.info(message, **fields)
-        else:
-            log.warning(message, **fields)
+        getattr(log, decision.level)(decision.event, **fields)
 
-    def _temporary(self, exc: Exception, head: str | None) -> None:
-        delay = self.backoff.next_delay()
-        self.retry_at = time.monotonic() + delay
-        self.healthy = False
+    def _failed(self, exc: Exception, head: str | None) -> None:
+        decision = decide.after_error(self.memory, exc, head, time.monotonic())
+        self.memory = decision.memory
         reason = type(exc).__name__
         self.metrics.failure(reason)
         self._refresh_metrics()
-        self.metrics.backoff.set(delay)
-        sd_notify(f"STATUS=backing off {delay:g}s: {exc}")
-        self.log.error(
-            "reconcile failed; backing off",
-            error=str(exc),
+        error = str(exc) if isinstance(exc, ReconcilerError) else decide.describe(exc)
+        sd_notify(f"STATUS={self.memory.reason}")
+        getattr(self.log, decision.level)(
+            decision.event,
+            error=error,
             reason=reason,
-            retry_in=delay,
+            kind=decide.kind_of(exc),
+            retry_in=decision.retry_in,
             commit=head[:12] if head else None,
         )
 
     # --- health and metrics ---------------------------------------------------------------
 
     def is_healthy(self) -> tuple[bool, str]:
-        primary = self._primary()
+        primary = self.metrics.primary
         if primary is None:
-            return False, "no reconcile yet"
-        answers = (
-            probe.soa_serial(
-                primary[0], primary[1], "catalog.invalid", timeout=self.host.query_timeout
-            )
-            is not None
-        )
-        if not answers:
-            return False, "named does not answer on the primary"
-        if not self.healthy:
-            return False, "the last reconcile did not succeed"
-        return True, "ok"
-
-    def _primary(self) -> tuple[str, int] | None:
-        return self.metrics.primary
+            return False, "the servers have not been asked yet"
+        address, port = primary
+        timeout = self.host.query_timeout
+        answers = probe.soa_serial(address, port, CATALOG, timeout=timeout) is not None
+        return decide.health(self.memory, answers, self.lagging, None)
 
     def _refresh_metrics(self) -> None:
+        self.metrics.backoff.set(self.memory.retry_in(time.monotonic()))
         try:
-            status = gather(self.host)
+            overview = gather(self.host)
         except ReconcilerError as exc:
             self.log.warning("status unavailable", error=str(exc))
             return
-        self.metrics.update_status(status)
-        self.metrics.backoff.set(
-            max(self.retry_at - time.monotonic(), 0.0) if self.retry_at else 0.0
+        self.metrics.update_status(overview)
+        self.lagging = tuple(
+            f"{server}: {zone.zone} serves {zone.serials.get(server)} (want {zone.recorded})"
+            for zone in overview.zones
+            for server in zone.lagging
         )
 
     def _watchdog(self) -> None:
@@ -315,7 +285,7 @@ class Daemon:
 
     # --- the repo -------------------------------------------------------------------------
 
-    def _watch(self) -> Observer:
+    def _watch(self) -> BaseObserver:
         git_dir = Path(open_repo(self.host.repo).git_dir)
         observer = Observer()
         handler = _Nudge(self)
@@ -351,5 +321,5 @@ class Daemon:
         except ReconcilerError as exc:
             self.log.error("daemon.toml not reloaded; keeping the old one", error=str(exc))
             return
-        self.backoff = Backoff(self.host.backoff_initial, self.host.backoff_max)
+        self.memory = decide.reloaded(self.memory, self._backoff())
         self.log.info("daemon.toml reloaded")
