@@ -3,8 +3,11 @@
 One `named-checkzone -D` run per zone both checks the zone (failing, not
 warning, on bad names, MX/SRV to CNAME, NS/MX with no address, out-of-zone
 data) and returns its canonical form, which `rules.py` and the plan use.
-Runs zones in parallel, one process per core. Called by `check` and `plan`;
-BIND's binaries are found by `bind/tools.py`.
+Runs zones in parallel, one process per core, each under bind/tools.py's limits
+(CPU time, memory, output, wall time). A zone is counted before BIND expands it
+(expansion.py) and after, against `[safety] max_records`; what a limit stops is
+a problem of the zone and never cached as BIND's verdict. Called by `check` and
+`plan`; BIND's binaries are found and run by `bind/tools.py`.
 """
 
 from __future__ import annotations
@@ -12,17 +15,18 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import subprocess
 import tempfile
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from reconciler.bind.tools import tool
-from reconciler.check import cache
+from reconciler import bounded
+from reconciler.bind.tools import LIMITS, run_tool, tool
+from reconciler.check import cache, expansion
 from reconciler.check.locate import locate
 from reconciler.errors import Problem
+from reconciler.model.plan import Safety
 from reconciler.model.snapshot import Snapshot
 from reconciler.model.zone import CanonicalZone, ZoneText
 
@@ -58,24 +62,38 @@ class ZoneResult:
     zone: ZoneText
     problems: tuple[Problem, ...]
     canonical: CanonicalZone | None
+    verdict: bool = True  # BIND's own verdict, for the cache; False when a limit decided
 
 
 def check_zones(
-    zones: Iterable[ZoneText], snapshot: Snapshot, zones_dir: str, jobs: int | None = None
+    zones: Iterable[ZoneText],
+    snapshot: Snapshot,
+    zones_dir: str,
+    jobs: int | None = None,
+    max_records: int = Safety.max_records,
+    limits: bounded.Limits = LIMITS,
 ) -> list[ZoneResult]:
     """Run strict named-checkzone on each zone; every problem, and the canonical form if valid.
 
     Zones checked before with the same text, includes, options and BIND are taken from
-    the cache (check/cache.py) without running BIND again.
+    the cache (check/cache.py) without running BIND again. A zone over `max_records`
+    records, counted before expansion where it can be, is not given to BIND at all.
     """
     zones = list(zones)
     if not zones:
         return []
     checkzone = tool("named-checkzone")
+    counts = {z.name: expansion.count(snapshot, zones_dir, z) for z in zones}
+    results: dict[str, ZoneResult] = {
+        z.name: _too_many(z, counts[z.name].records, max_records, counts[z.name])
+        for z in zones
+        if counts[z.name].records > max_records
+    }
     where = cache.folder()
     keys = _cache_keys(checkzone, zones, snapshot, zones_dir) if where else {}
-    results: dict[str, ZoneResult] = {}
     for zone in zones:
+        if zone.name in results:
+            continue
         if where is not None:
             try:
                 problems, lines = cache.load(where, zone.name, keys[zone.name])
@@ -89,13 +107,21 @@ def check_zones(
             root = Path(tmp, zones_dir)
             _materialize(snapshot, zones_dir, missing, root)
             with ThreadPoolExecutor(max_workers=jobs or os.cpu_count() or 1) as pool:
-                fresh = list(pool.map(lambda z: _check_one(checkzone, root, zones_dir, z), missing))
+                fresh = list(pool.map(lambda z: _check_one(root, zones_dir, z, limits), missing))
         for result in fresh:
             results[result.zone.name] = result
-            if where is not None:
+            if where is not None and result.verdict:
                 lines = result.canonical.lines if result.canonical else None
                 cache.store(where, result.zone.name, keys[result.zone.name], result.problems, lines)
+    for name, result in results.items():  # counted after expansion, cached or not
+        if result.canonical is not None and len(result.canonical.lines) > max_records:
+            size = len(result.canonical.lines)
+            results[name] = _too_many(result.zone, size, max_records, counts[name])
     return [results[z.name] for z in zones]
+
+
+def _too_many(zone: ZoneText, records: int, limit: int, count: expansion.Count) -> ZoneResult:
+    return ZoneResult(zone, (expansion.over_limit(zone, records, limit, count),), None, False)
 
 
 def _cache_keys(
@@ -147,18 +173,17 @@ def _work_name(zone: ZoneText, zones_dir: str) -> str:
     return relative[: -len(".j2")] + ".rendered" if zone.rendered else relative
 
 
-def _check_one(checkzone: str, root: Path, zones_dir: str, zone: ZoneText) -> ZoneResult:
+def _check_one(root: Path, zones_dir: str, zone: ZoneText, limits: bounded.Limits) -> ZoneResult:
     """One strict run; the canonical dump comes on stdout, BIND's messages on stderr."""
     work = _work_name(zone, zones_dir)
-    run = subprocess.run(
-        [checkzone, *STRICT, "-D", "-o", "-", zone.name, work],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        errors="replace",
-    )
+    run = run_tool("named-checkzone", [*STRICT, "-D", "-o", "-"], [zone.name, work], root, limits)
+    stopped = run.stopped("named-checkzone", limits)
+    if stopped:
+        return ZoneResult(zone, (Problem(zone.path, stopped, zone=zone.name),), None, False)
+    stdout = run.stdout.decode("utf-8", "replace")
+    stderr = run.stderr.decode("utf-8", "replace")
     problems = parse_messages(
-        run.stderr.splitlines(), zone, zones_dir, work, failed=run.returncode != 0
+        stderr.splitlines(), zone, zones_dir, work, failed=run.returncode != 0
     )
     if run.returncode != 0 and not any(p.severity == "error" for p in problems):
         problems.append(
@@ -170,7 +195,7 @@ def _check_one(checkzone: str, root: Path, zones_dir: str, zone: ZoneText) -> Zo
         )
     canonical = None
     if not any(p.severity == "error" for p in problems):
-        canonical = CanonicalZone(zone.name, tuple(filter(None, run.stdout.splitlines())))
+        canonical = CanonicalZone(zone.name, tuple(filter(None, stdout.splitlines())))
     return ZoneResult(zone, tuple(problems), canonical)
 
 

@@ -127,7 +127,7 @@ def inspect(
         if zone is not None:
             texts.append(zone)
 
-    results = check_zones(texts, snapshot, config.zones_dir)
+    results = check_zones(texts, snapshot, config.zones_dir, max_records=config.safety.max_records)
     valid: list[checks.Zone] = []
     for result in results:
         problems += mail.long_strings(result.zone, result.problems)

@@ -1,27 +1,104 @@
-"""Rendering `.zone.j2` templates in Jinja2's sandbox, includes only from the zones folder."""
+"""Rendering `.zone.j2` templates in Jinja2's sandbox, in a child process under limits.
+
+A template is code a pusher wrote: Jinja2's sandbox keeps it from the host's files
+and objects, but not from the CPU or memory (`{{ 10**(10**10) }}`, nested loops,
+`'a'*10**10`, a template that includes itself). So `render` runs it in a child
+Python (`python -m reconciler.check.render`, bounded.py) with CPU time, memory and
+output limits, and whatever happens there comes back as a `Problem` naming the
+template and, where Jinja2 knows it, the line: the daemon's worker waits outside
+the GIL and its HTTP thread keeps answering. Includes come only from the zones
+folder. Called by check/zonefiles.py.
+"""
 
 from __future__ import annotations
 
+import io
+import json
+import pickle
 import sys
 from typing import Any
 
-from jinja2 import DictLoader, StrictUndefined, TemplateError, TemplateSyntaxError
-from jinja2.sandbox import SandboxedEnvironment, SecurityError
-
-from reconciler.errors import Problem
+from reconciler import bounded
+from reconciler.errors import Problem, ToolError
 from reconciler.model.snapshot import Snapshot
+
+# Generous for a template (a million records render in about 1 s of CPU), fatal for a
+# bomb. The rendered text may be as large as a zone file ([safety] max_zone_bytes).
+CPU_SECONDS = 10
+MEMORY_BYTES = 1024 * bounded.MIB
+WALL_SECONDS = 60.0
 
 
 def render(
-    snapshot: Snapshot, zones_dir: str, path: str, text: str, name: str, variables: dict[str, Any]
+    snapshot: Snapshot,
+    zones_dir: str,
+    path: str,
+    text: str,
+    name: str,
+    variables: dict[str, Any],
+    max_bytes: int,
 ) -> tuple[str | None, list[Problem]]:
-    """Render a .zone.j2 template in Jinja2's sandbox; includes come only from the zones folder."""
+    """Render a .zone.j2 template in a limited child; the text, or the problems."""
     sources = {}
     for other, entry in snapshot.files.items():
         if other.startswith(zones_dir + "/") and entry.data is not None and not entry.symlink:
             sources[other[len(zones_dir) + 1 :]] = entry.data.decode("utf-8", "replace")
+    job = {"path": path, "text": text, "name": name, "variables": variables}
+    job |= {"sources": sources, "max_bytes": max_bytes}
+    # The answer is JSON: room for escapes in the text and for the problems around it.
+    limits = bounded.Limits(CPU_SECONDS, MEMORY_BYTES, 2 * max_bytes + bounded.MIB, WALL_SECONDS)
+    done = bounded.run(
+        [sys.executable, "-m", "reconciler.check.render"],
+        limits,
+        stdin=pickle.dumps(job, protocol=pickle.HIGHEST_PROTOCOL),
+    )
+    stopped = done.stopped("the template", limits)
+    if stopped:
+        return None, [Problem(path, stopped, zone=name)]
+    try:
+        answer = json.loads(done.stdout)
+        if answer["memory"]:
+            stopped = f"the template was stopped by {limits.describe(bounded.Limit.MEMORY)}"
+            return None, [Problem(path, stopped, answer["line"], name)]
+        problems = [Problem(**p) for p in answer["problems"]]
+        output = answer["text"]
+    except (ValueError, TypeError, KeyError):
+        tail = done.stderr.decode("utf-8", "replace").strip().splitlines()[-1:]
+        if done.returncode < 0:  # a crash of the renderer on this template
+            crash = f"the template crashed the renderer (signal {-done.returncode})"
+            return None, [Problem(path, crash, zone=name)]
+        raise ToolError(f"the template renderer failed: {' '.join(tail)}") from None
+    return output, problems
+
+
+# --- the child: everything below runs in `python -m reconciler.check.render` ---------------
+
+
+def _child() -> None:
+    """Read one job on stdin, write {"text", "problems", "memory", "line"} on stdout."""
+    job = pickle.load(sys.stdin.buffer)
+    text, problems, memory, line = None, [], False, None
+    try:
+        text, problems = _render(job)
+    except MemoryError:
+        memory, line = True, _template_line(job["path"])
+    except RecursionError:
+        problems = [_problem(job, "includes, macros or calls nest too deeply (recursion)")]
+    except Exception as exc:  # the sandbox's edge: whatever a template does is its problem
+        problems = [_problem(job, f"template error: {type(exc).__name__}: {exc}"[:500])]
+    answer = {"text": text, "problems": [p.as_dict() for p in problems]}
+    answer |= {"memory": memory, "line": line}
+    sys.stdout.buffer.write(json.dumps(answer, ensure_ascii=False).encode("utf-8", "replace"))
+    sys.stdout.flush()
+
+
+def _render(job: dict[str, Any]) -> tuple[str | None, list[Problem]]:
+    from jinja2 import DictLoader, StrictUndefined, TemplateError, TemplateSyntaxError
+    from jinja2.sandbox import SandboxedEnvironment, SecurityError
+
+    path, name, variables = job["path"], job["name"], job["variables"]
     env = SandboxedEnvironment(
-        loader=DictLoader(sources),
+        loader=DictLoader(job["sources"]),
         undefined=StrictUndefined,
         keep_trailing_newline=True,
         autoescape=False,
@@ -29,23 +106,31 @@ def render(
     # Only the sandbox's own bounded range(); no cycler, joiner, namespace, lipsum.
     env.globals = {"range": env.globals["range"]}
     try:
-        template = env.from_string(text)
+        template = env.from_string(job["text"])
         template.name = path
-        output = template.render(zone=name, origin=name + ".", vars=variables, **variables)
+        out = io.StringIO()
+        size = 0
+        for chunk in template.generate(zone=name, origin=name + ".", vars=variables, **variables):
+            size += len(chunk.encode("utf-8", "replace"))
+            if size > job["max_bytes"]:
+                over = (
+                    f"the rendered zone is over the limit of {job['max_bytes']} bytes "
+                    "([safety] max_zone_bytes in reconciler.toml)"
+                )
+                return None, [Problem(path, over, zone=name)]
+            out.write(chunk)
     except TemplateSyntaxError as exc:
-        return None, [Problem(path, f"template syntax: {exc.message}", line=exc.lineno, zone=name)]
+        return None, [Problem(path, f"template syntax: {exc.message}", exc.lineno, name)]
     except (SecurityError, OverflowError) as exc:  # OverflowError: range() too big
-        return None, [
-            Problem(
-                path,
-                f"template refused by the sandbox: {exc}",
-                line=_template_line(path),
-                zone=name,
-            )
-        ]
+        return None, [_problem(job, f"template refused by the sandbox: {exc}")]
     except TemplateError as exc:
-        return None, [Problem(path, f"template error: {exc}", line=_template_line(path), zone=name)]
-    return output, []
+        return None, [_problem(job, f"template error: {exc}")]
+    return out.getvalue(), []
+
+
+def _problem(job: dict[str, Any], message: str) -> Problem:
+    """A problem at the template line being handled, if Jinja2 knows it."""
+    return Problem(job["path"], message, _template_line(job["path"]), job["name"])
 
 
 def _template_line(path: str) -> int | None:
@@ -57,3 +142,7 @@ def _template_line(path: str) -> int | None:
             line = tb.tb_lineno
         tb = tb.tb_next
     return line
+
+
+if __name__ == "__main__":
+    _child()

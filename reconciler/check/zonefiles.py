@@ -79,7 +79,7 @@ def load_zone(
         return None, [problem] if problem else []
     rendered = path.endswith(TEMPLATE_SUFFIX)
     if rendered:
-        text, problems = render(snapshot, zones_dir, path, text, name, variables)
+        text, problems = render(snapshot, zones_dir, path, text, name, variables, max_bytes)
         if text is None:
             return None, problems
     if not text.strip():

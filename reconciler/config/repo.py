@@ -58,7 +58,12 @@ _SERVER = {"name": str, "address": str, "port": int}
 _TABLES: dict[str, dict[str, type | tuple[type, ...]]] = {
     "transfer": {"tsig_key": str, "algorithm": str},
     "serial": {"scheme": str},
-    "safety": {"max_change_percent": (int, float), "min_records": int, "max_zone_bytes": int},
+    "safety": {
+        "max_change_percent": (int, float),
+        "min_records": int,
+        "max_zone_bytes": int,
+        "max_records": int,
+    },
     "zones": {"directory": str},
 }
 _ALGORITHMS = {"hmac-sha256", "hmac-sha384", "hmac-sha512", "hmac-sha224", "hmac-sha1", "hmac-md5"}
@@ -167,7 +172,7 @@ def parse_repo_config(text: str, file: str = CONFIG_FILE) -> RepoConfig:
                 line=key_line(text, "safety", "max_change_percent"),
             )
         )
-    for limit in ("min_records", "max_zone_bytes"):
+    for limit in ("min_records", "max_zone_bytes", "max_records"):
         value = safety.get(limit, 1)
         if isinstance(value, int) and value < 1:
             problems.append(
@@ -204,7 +209,8 @@ def parse_repo_config(text: str, file: str = CONFIG_FILE) -> RepoConfig:
         safety=Safety(
             max_change_percent=float(percent),
             min_records=safety.get("min_records", 10),
-            max_zone_bytes=safety.get("max_zone_bytes", 64 * 1024 * 1024),
+            max_zone_bytes=safety.get("max_zone_bytes", Safety.max_zone_bytes),
+            max_records=safety.get("max_records", Safety.max_records),
         ),
         variables=variables,
         waivers=waivers,
