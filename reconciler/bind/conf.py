@@ -20,7 +20,7 @@ from reconciler.bind.keys import (
 )
 from reconciler.config.repo import Server
 from reconciler.errors import ConfigError
-from reconciler.model.names import checked_zone_name
+from reconciler.model.names import checked_zone_name, zone_name_problem
 
 _UNSAFE_IN_STRING = re.compile(r'["\\\x00-\x1f\x7f]')
 
@@ -87,11 +87,12 @@ def primary_include(
     names: dict[str, Path] = {}
     for zone, path in zones.items():
         lower = checked_zone_name(zone).lower()
+        problem = zone_name_problem(lower)  # the rule check/zonefiles.py applies
+        if problem:
+            raise ConfigError(f"zone {lower}: {problem}")
         if lower in names:
             raise ConfigError(f"zone {lower} is listed twice")
         names[lower] = Path(path)
-    if CATALOG in names:
-        raise ConfigError(f"{CATALOG} is the catalog zone and cannot be a member")
     ordered = sorted(secondaries, key=lambda s: (s.name, s.address, s.port))
     notify_to = [_remote(s, key_name) for s in ordered]
     parts = [

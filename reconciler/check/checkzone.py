@@ -157,10 +157,16 @@ def _cache_keys(
 
 
 def _materialize(snapshot: Snapshot, zones_dir: str, zones: list[ZoneText], root: Path) -> None:
-    """The zones folder in a temp dir: include files as they are, zones as rendered."""
+    """The zones folder in a temp dir: include files as they are, zones as rendered.
+
+    A file no file system can name (a part over 255 bytes, possible in a commit) is left
+    out: its own zone is refused by its name, an $INCLUDE of it finds no file.
+    """
     root.mkdir(parents=True)
     for path, entry in snapshot.files.items():
         if path.startswith(zones_dir + "/") and entry.data is not None and not entry.symlink:
+            if any(len(part.encode("utf-8", "surrogateescape")) > 255 for part in path.split("/")):
+                continue
             target = root / path[len(zones_dir) + 1 :]
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(entry.data)

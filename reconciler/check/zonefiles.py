@@ -16,6 +16,7 @@ import dns.name
 
 from reconciler.check.render import render
 from reconciler.errors import Problem
+from reconciler.model.names import zone_name_problem
 from reconciler.model.snapshot import Snapshot
 from reconciler.model.zone import ZoneText
 
@@ -70,10 +71,9 @@ def load_zone(
     problems = file_problems(path, entry.symlink, entry.size, entry.data, max_bytes)
     if problems or entry.data is None:
         return None, problems
-    try:
-        dns.name.from_text(name)
-    except dns.exception.DNSException as exc:
-        return None, [Problem(path, f"file name is not a valid zone name: {exc}", zone=name)]
+    invalid = zone_name_problem(name)  # the rule bind/conf.py applies when deploying
+    if invalid:
+        return None, [Problem(path, f"invalid zone name: {invalid}", zone=name)]
     text, problem = _decode(path, entry.data)
     if problem or text is None:
         return None, [problem] if problem else []
