@@ -141,3 +141,16 @@ def test_records_are_counted_after_expansion_too(zone_repo: ZoneRepo) -> None:
     (line,) = [x for x in result.out.splitlines() if "max_records" in x]
     assert line.startswith(f"{ZONE}:10: example.org: ")
     assert "58 records, over the limit of 40 records" in line
+
+
+def test_an_include_loop_through_two_pieces_is_refused(zone_repo: ZoneRepo) -> None:
+    """Zone includes a and b, a includes b, b includes a: followed once each, and a loop."""
+    zone_repo.write("zones/loop/a", "$INCLUDE loop/b\n")
+    zone_repo.write("zones/loop/b", "$INCLUDE loop/a\n")
+    zone_repo.write(ZONE, GOOD_ZONE + "$INCLUDE loop/a\n$INCLUDE loop/b\n")
+    result = zone_repo.run("check")
+    assert result.code == 1, result.out + result.err
+    loops = [line for line in result.out.splitlines() if "includes itself" in line]
+    assert loops == [
+        "zones/loop/b:1: example.org: $INCLUDE from zones/loop/a:1: $INCLUDE loop/a includes itself"
+    ], result.out

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import posixpath
 import re
+from collections.abc import Iterator
 from typing import Any
 
 import dns.name
@@ -107,77 +108,68 @@ def file_problems(
 
 
 def directive_problems(
-    snapshot: Snapshot,
-    zones_dir: str,
-    path: str,
-    text: str,
-    name: str,
-    max_bytes: int,
-    seen: frozenset[str] = frozenset(),
+    snapshot: Snapshot, zones_dir: str, path: str, text: str, name: str, max_bytes: int
 ) -> list[Problem]:
-    """$INCLUDE only of regular files inside the zones folder; $ORIGIN inside the zone."""
+    """$INCLUDE only of regular files inside the zones folder; $ORIGIN inside the zone.
+
+    Included files are followed depth first, each once and without recursion: a chain
+    of thousands of files, or pieces that include the next one twice (2**n inclusions),
+    cost one look at each file; an include back into a file still being read is a loop.
+    A problem in an included file names the line that includes it.
+    """
     problems: list[Problem] = []
     apex = dns.name.from_text(name)
-    for number, line in enumerate(text.splitlines(), 1):
-        match = _DIRECTIVE.match(line.split(";", 1)[0])
-        if not match:
+    # Each open file: its path, its directives still to look at, where it is included.
+    stack = [(path, _directives(text), None)]
+    reading, done = {path}, set()
+    while stack:
+        current, directives, via = stack[-1]
+        step = next(directives, None)
+        if step is None:
+            stack.pop()
+            reading.discard(current)
+            done.add(current)
             continue
-        kind, argument = match.group(1).upper(), match.group(2).strip('"')
+        number, kind, argument = step
         if kind == "ORIGIN":
             try:
                 origin = dns.name.from_text(argument, apex)
             except dns.exception.DNSException:
                 origin = None
             if origin is None or not origin.is_subdomain(apex):
-                problems.append(
-                    Problem(
-                        path, f"$ORIGIN {argument} is outside zone {name}", line=number, zone=name
-                    )
-                )
+                wrong = f"$ORIGIN {argument} is outside zone {name}"
+                problems.append(Problem(current, wrong, number, name, via))
             continue
         target = _include_target(zones_dir, argument)
+        entry = snapshot.files.get(target) if target else None
+        here = f"$INCLUDE from {current}:{number}"
         if target is None:
-            problems.append(
-                Problem(
-                    path,
-                    f"$INCLUDE {argument} is outside the {zones_dir}/ folder",
-                    line=number,
-                    zone=name,
-                )
-            )
-            continue
-        entry = snapshot.files.get(target)
-        if entry is None:
-            problems.append(
-                Problem(
-                    path,
-                    f"$INCLUDE {argument}: no such file in {zones_dir}/",
-                    line=number,
-                    zone=name,
-                )
-            )
-        elif target in seen:
-            problems.append(
-                Problem(path, f"$INCLUDE {argument} includes itself", line=number, zone=name)
-            )
-        else:
+            outside = f"$INCLUDE {argument} is outside the {zones_dir}/ folder"
+            problems.append(Problem(current, outside, number, name, via))
+        elif entry is None:
+            missing = f"$INCLUDE {argument}: no such file in {zones_dir}/"
+            problems.append(Problem(current, missing, number, name, via))
+        elif target in reading:
+            itself = f"$INCLUDE {argument} includes itself"
+            problems.append(Problem(current, itself, number, name, via))
+        elif target not in done:
             found = file_problems(target, entry.symlink, entry.size, entry.data, max_bytes)
             if not found and entry.data is not None:
-                inner, problem = _decode(target, entry.data)
-                found = (
-                    [problem]
-                    if problem
-                    else directive_problems(
-                        snapshot, zones_dir, target, inner or "", name, max_bytes, seen | {path}
-                    )
-                )
-            problems += [
-                Problem(p.file, p.message, p.line, name, f"$INCLUDE from {path}:{number}")
-                if p.file == target and p.record is None
-                else p
-                for p in found
-            ]
+                data, problem = _decode(target, entry.data)
+                found = [problem] if problem else []
+                if data is not None:
+                    stack.append((target, _directives(data), here))
+                    reading.add(target)
+            problems += [Problem(p.file, p.message, p.line, name, here) for p in found]
     return problems
+
+
+def _directives(text: str) -> Iterator[tuple[int, str, str]]:
+    """(line number, INCLUDE or ORIGIN, its argument) of each directive in `text`."""
+    for number, line in enumerate(text.splitlines(), 1):
+        match = _DIRECTIVE.match(line.split(";", 1)[0])
+        if match:
+            yield number, match.group(1).upper(), match.group(2).strip('"')
 
 
 def _include_target(zones_dir: str, argument: str) -> str | None:
