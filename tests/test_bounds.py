@@ -135,7 +135,9 @@ def test_records_are_counted_after_expansion_too(zone_repo: ZoneRepo) -> None:
     zone_repo.write(ZONE, GOOD_ZONE + "$GENERATE 1-50 h$ IN A 192.0.2.1\n")
     assert zone_repo.run("check").code == 0
     config = zone_repo.path / "reconciler.toml"
-    config.write_text(config.read_text().replace("[safety]\n", "[safety]\nmax_records = 40\n"))
+    text = config.read_text()
+    assert "\nmax_records = 1000000\n" in text  # the template shows the default
+    config.write_text(text.replace("\nmax_records = 1000000\n", "\nmax_records = 40\n"))
     result = zone_repo.run("check")
     assert result.code == 1, result.out
     (line,) = [x for x in result.out.splitlines() if "max_records" in x]

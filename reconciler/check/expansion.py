@@ -113,13 +113,13 @@ def _contributions(
         if line.startswith("$"):
             generate = _GENERATE.match(line)
             if generate:
-                yield number, _range_size(generate.group(1)), line.split(";", 1)[0].strip()
+                yield number, _range_size(generate.group(1)), f"$GENERATE {generate.group(1)}"
                 continue
             include = _INCLUDE.match(line)
             if include:
                 target = _target(zones_dir, include.group(1).strip('"'))
                 adds = totals.get(target, 0) if target else 0
-                yield number, adds, line.split(";", 1)[0].strip()
+                yield number, adds, f"$INCLUDE {include.group(1)}"
                 continue
             if _OTHER_DIRECTIVE.match(line):
                 continue
