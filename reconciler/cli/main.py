@@ -23,7 +23,7 @@ from reconciler.apply import reconcile, status
 from reconciler.apply.state import load_state
 from reconciler.bind.conf import secondary_config
 from reconciler.check.inspect import inspect, read_config, zones_touched
-from reconciler.cli import report
+from reconciler.cli import host, report
 from reconciler.config.host import load_host_config
 from reconciler.devtools import demo
 from reconciler.devtools.init import init_repo
@@ -531,3 +531,6 @@ def doctor_command(
         result = doctor.from_repo(repo_dir, rev, zone, options)
     click.echo(json.dumps(result.to_dict(), indent=2) if fmt == "json" else result.text())
     return EXIT_OK if result.healthy else EXIT_INVALID
+
+
+host.register(main, _edge)  # reconciler host audit|plan|apply (cli/host.py)

@@ -1,0 +1,129 @@
+"""`reconciler host audit|plan|apply`: the host half's commands.
+
+The policy is host/policy.toml (and any template overrides in host/) of the zone repo that
+daemon.toml names, at `--rev` (default: the branch head), or of a folder (`--policy DIR`).
+Exit codes: audit 0 in policy, 1 drift, 2 something could not be read; plan 0 (1 invalid);
+apply 0 applied or nothing to do, 1 invalid or refused by a validator, 2 rolled back,
+3 refused (it would lock the operators out). Registered on the main group by cli/main.py.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import click
+
+from reconciler.cli import hostreport
+from reconciler.config.host import HostConfig, load_host_config
+from reconciler.host import read
+from reconciler.host.audit import Audit, audit
+from reconciler.host.facts import Facts
+from reconciler.host.plan import HostPlan, live_plan
+from reconciler.host.render import Rendered, Traits, render
+from reconciler.host.services import Services, detect
+from reconciler.host.source import PolicySource, from_folder, from_repo
+from reconciler.source.repo import open_repo
+
+Edge = Callable[[Callable[..., int | None]], Callable[..., None]]
+
+
+@dataclass(frozen=True)
+class Context:
+    host: HostConfig
+    source: PolicySource
+    services: Services
+    rendered: tuple[Rendered, ...]
+    facts: Facts
+
+
+def load_source(host: HostConfig, rev: str | None, policy_dir: str | None) -> PolicySource:
+    if policy_dir is not None:
+        return from_folder(Path(policy_dir))
+    return from_repo(open_repo(host.repo), rev or host.branch)
+
+
+def context(config_path: str, rev: str | None, policy_dir: str | None) -> Context:
+    host = load_host_config(config_path)
+    source = load_source(host, rev, policy_dir)
+    services = detect(host.host)
+    traits = Traits(journal=services.kind == "systemd")
+    rendered = render(source.policy, host.host, traits, source.overrides)
+    facts = read.gather(host, source.policy, services, rendered)
+    return Context(host, source, services, rendered, facts)
+
+
+def _audit(ctx: Context) -> Audit:
+    return audit(ctx.source.policy, ctx.facts, ctx.rendered, ctx.host.host)
+
+
+def _plan(ctx: Context) -> HostPlan:
+    return live_plan(
+        ctx.source.policy, ctx.source.label, ctx.rendered, ctx.facts, ctx.host.host, ctx.services
+    )
+
+
+def _options(func: Callable[..., Any]) -> Callable[..., Any]:
+    for option in reversed(
+        [
+            click.option(
+                "--config",
+                "config_path",
+                default="/etc/reconciler/daemon.toml",
+                show_default=True,
+                type=click.Path(dir_okay=False),
+                help="The host's daemon.toml.",
+            ),
+            click.option(
+                "--rev", help="The repo revision whose host/ to use (default: the branch head)."
+            ),
+            click.option(
+                "--policy",
+                "policy_dir",
+                type=click.Path(file_okay=False, exists=True),
+                help="A folder with policy.toml (and NAME.j2 overrides) to use instead.",
+            ),
+        ]
+    ):
+        func = option(func)
+    return func
+
+
+def register(main: click.Group, edge: Edge) -> None:
+    @main.group("host")
+    def host_group() -> None:
+        """The primary host against host/policy.toml: audit, plan, apply."""
+
+    @host_group.command("audit")
+    @_options
+    @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+    @edge
+    def audit_command(config_path: str, rev: str | None, policy_dir: str | None, fmt: str) -> int:
+        """Read the live host and report, per item, in policy or drift (found / wanted)."""
+        ctx = context(config_path, rev, policy_dir)
+        result = _audit(ctx)
+        if fmt == "json":
+            click.echo(json.dumps({"policy": ctx.source.label, **result.to_dict()}, indent=2))
+        else:
+            click.echo(hostreport.audit_text(result, ctx.source.label))
+        return result.exit_code
+
+    @host_group.command("plan")
+    @_options
+    @click.option(
+        "--format", "fmt", type=click.Choice(["text", "markdown", "json"]), default="text"
+    )
+    @edge
+    def plan_command(config_path: str, rev: str | None, policy_dir: str | None, fmt: str) -> int:
+        """What `host apply` would change: a diff of each managed file, and the commands."""
+        plan = _plan(context(config_path, rev, policy_dir))
+        if fmt == "json":
+            click.echo(json.dumps({**plan.to_dict(), "changes": not plan.empty}, indent=2))
+        elif fmt == "markdown":
+            click.echo(hostreport.plan_markdown(plan))
+        else:
+            click.echo(hostreport.plan_text(plan))
+        return 0

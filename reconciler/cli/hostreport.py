@@ -1,0 +1,89 @@
+"""Text and markdown renderings of the host half's values: audits, plans, apply outcomes.
+
+Pure: values in, strings out. Called by cli/host.py, and by `reconciler plan --format
+markdown` for the host section of the pull-request comment.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from reconciler.host.audit import Audit, Status
+
+if TYPE_CHECKING:
+    from reconciler.host.plan import HostPlan
+
+MAX_DIFF_LINES = 400  # per file in the markdown comment (GitHub refuses over 65,536 characters)
+ORDER = {Status.DRIFT: 0, Status.UNREADABLE: 1, Status.NOT_APPLICABLE: 2, Status.IN_POLICY: 3}
+
+
+def audit_text(audit: Audit, label: str) -> str:
+    width = max((len(f.item) for f in audit.findings), default=10)
+    out = [f"host audit against host/policy.toml of {label}"]
+    for finding in sorted(audit.findings, key=lambda f: ORDER[f.status]):
+        status = finding.status.value
+        if finding.status is Status.IN_POLICY:
+            detail = finding.found
+        else:
+            detail = f"found {finding.found}; wanted {finding.wanted}"
+        out.append(f"  {status:<10}  {finding.item:<{width}}  {detail}")
+    drift, unreadable = len(audit.of(Status.DRIFT)), len(audit.of(Status.UNREADABLE))
+    if unreadable:
+        out.append(f"incomplete: {unreadable} item(s) could not be read, {drift} drifted")
+    elif drift:
+        out.append(f"drift: {drift} item(s) differ; `reconciler host plan` shows what apply does")
+    else:
+        out.append(f"in policy: {len(audit.findings)} item(s)")
+    return "\n".join(out)
+
+
+def plan_text(plan: HostPlan) -> str:
+    head = f"host plan: host/policy.toml of {plan.label}"
+    out = [head if plan.base is None else f"{head} (against {plan.base})"]
+    for change in plan.files:
+        action = (
+            "create" if change.before is None else ("remove" if change.after is None else "change")
+        )
+        out.append(f"file {change.path} ({action}, from {change.source})")
+        out += [f"  {line}" for line in change.diff()]
+    for step in plan.steps:
+        out.append(f"command: {step.what}")
+        out += [f"  {' '.join(argv)}" for argv in step.commands]
+    out += [f"note: {note}" for note in plan.notes]
+    if plan.empty:
+        out.append("nothing to change")
+    return "\n".join(out)
+
+
+def plan_markdown(plan: HostPlan) -> str:
+    """The host section of the pull-request comment."""
+    out = ["### Host (`host/`)", ""]
+    if plan.empty and not plan.notes:
+        out.append("The managed files and commands do not change.")
+        return "\n".join(out)
+    if plan.files:
+        out += ["| File | Action | From |", "|---|---|---|"]
+        for change in plan.files:
+            action = (
+                "create"
+                if change.before is None
+                else ("remove" if change.after is None else "change")
+            )
+            out.append(f"| `{change.path}` | {action} | `{change.source}` |")
+        out.append("")
+    for change in plan.files:
+        lines = change.diff()
+        out += [f"#### `{change.path}`", "", "```diff"]
+        out += lines[:MAX_DIFF_LINES]
+        if len(lines) > MAX_DIFF_LINES:
+            out.append(f"... {len(lines) - MAX_DIFF_LINES} more line(s)")
+        out += ["```", ""]
+    if plan.steps:
+        out += ["**Commands**", ""] + [f"- {step.what}" for step in plan.steps] + [""]
+    if plan.notes:
+        out += ["**Notes**", ""] + [f"- {note}" for note in plan.notes] + [""]
+    out.append(
+        "_Rendered for a systemd host; `reconciler host plan` on the primary compares with its"
+        " live files. An SSH or firewall change is kept only after a new SSH connection gets in._"
+    )
+    return "\n".join(out)
