@@ -93,3 +93,21 @@ def test_wheel_installs_template_and_hooks(tmp_path: Path) -> None:
     )
     assert hooks.returncode == 0, hooks.stderr
     assert (tmp_path / "bare.git" / "hooks" / "pre-receive").is_file()
+    templates = subprocess.run(
+        [
+            str(python),
+            "-c",
+            "from reconciler.host.render import package_templates; "
+            "print(' '.join(sorted(package_templates())))",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert templates.stdout.split() == [
+        "chrony.sources.j2",
+        "fail2ban.local.j2",
+        "named-options.conf.j2",
+        "nftables.nft.j2",
+        "sshd_config.j2",
+    ], templates.stderr

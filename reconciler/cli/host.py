@@ -18,12 +18,12 @@ from typing import Any
 import click
 
 from reconciler.cli import hostreport
-from reconciler.config.host import HostConfig, load_host_config
+from reconciler.config.host import HostConfig, HostSettings, load_host_config
 from reconciler.host import read
 from reconciler.host.audit import Audit, audit
 from reconciler.host.facts import Facts
-from reconciler.host.plan import HostPlan, live_plan
-from reconciler.host.render import Rendered, Traits, render
+from reconciler.host.plan import HostPlan, live_plan, review_plan
+from reconciler.host.render import TEMPLATE_DIR, Rendered, Traits, render
 from reconciler.host.services import Services, detect
 from reconciler.host.source import PolicySource, from_folder, from_repo
 from reconciler.source.repo import open_repo
@@ -54,6 +54,25 @@ def context(config_path: str, rev: str | None, policy_dir: str | None) -> Contex
     rendered = render(source.policy, host.host, traits, source.overrides)
     facts = read.gather(host, source.policy, services, rendered)
     return Context(host, source, services, rendered, facts)
+
+
+def review(repo: Any, base: str, head: str | None) -> HostPlan:
+    """The host section of `reconciler plan`: host/ rendered at base and at head (None: the
+    working tree), for a systemd host with daemon.toml's default paths."""
+    settings, traits = HostSettings(), Traits(journal=True)
+    before, after = from_repo(repo, base), from_repo(repo, head)
+    return review_plan(
+        render(before.policy, settings, traits, before.overrides),
+        render(after.policy, settings, traits, after.overrides),
+        before.policy,
+        after.policy,
+        before.label,
+        after.label,
+    )
+
+
+def touches_host(paths: set[str]) -> bool:
+    return any(path.startswith(f"{TEMPLATE_DIR}/") for path in paths)
 
 
 def _audit(ctx: Context) -> Audit:

@@ -23,11 +23,11 @@ from reconciler.apply import reconcile, status
 from reconciler.apply.state import load_state
 from reconciler.bind.conf import secondary_config
 from reconciler.check.inspect import inspect, read_config, zones_touched
-from reconciler.cli import host, report
+from reconciler.cli import host, hostreport, report
 from reconciler.config.host import load_host_config
 from reconciler.devtools import demo
 from reconciler.devtools.init import init_repo
-from reconciler.errors import ReconcilerError, ValidationError
+from reconciler.errors import Problem, ReconcilerError, ValidationError
 from reconciler.model.outcome import Outcome, Status
 from reconciler.model.plan import ALLOW_TRAILER, make_plan
 from reconciler.serve import daemon, hooks
@@ -146,9 +146,17 @@ def plan_command(
         base = "HEAD" if head is None else _parent(repo, head)
     before = None
     only: set[str] | None = None
+    host_plan = None
+    host_problems: tuple[Problem, ...] = ()
     if base is not None:
         zones_dir = read_config(repo, head)[0].zones_dir
-        only = zones_touched(changed_paths(repo, base, head), zones_dir)
+        changed = changed_paths(repo, base, head)
+        only = zones_touched(changed, zones_dir)
+        if host.touches_host(changed):  # the host section of the same comment
+            try:
+                host_plan = host.review(repo, base, head)
+            except ValidationError as exc:  # a template that does not render: invalid
+                host_problems = exc.problems
         with ThreadPoolExecutor(max_workers=1) as pool:  # base and head side by side
             other = open_repo(repo_dir)  # a git.Repo is not shared between threads
             pending = pool.submit(inspect, other, base, only, False)
@@ -166,16 +174,21 @@ def plan_command(
         scheme=after.config.serial_scheme,
         now=datetime.now(UTC),
         allow_unsafe=allowed,
-        problems=after.problems,
+        problems=after.problems + tuple(p for p in host_problems if p not in after.problems),
         invalid=set(after.zone_paths if only is None else only & set(after.zone_paths))
         - set(after.zones),
     )
     if fmt == "json":
-        click.echo(json.dumps(plan.to_dict(), indent=2))
+        extra = {"host": host_plan.to_dict()} if host_plan else {}
+        click.echo(json.dumps({**plan.to_dict(), **extra}, indent=2))
     elif fmt == "markdown":
         click.echo(report.plan_markdown(plan))
+        if host_plan:
+            click.echo("\n" + hostreport.plan_markdown(host_plan))
     else:
         click.echo(report.plan_text(plan))
+        if host_plan:
+            click.echo(hostreport.plan_text(host_plan))
     if plan.verdict == "invalid":
         return EXIT_INVALID
     return Status.UNSAFE.exit_code if plan.verdict == "unsafe" else EXIT_OK
