@@ -105,3 +105,7 @@ class TransferError(TemporaryError):
 
 class HostError(ReconcilerError):
     """the host could not be read or changed"""
+
+
+class TransferRefused(TransferError):
+    """the server answered and refused the transfer (REFUSED, NOTAUTH, a TSIG error)"""

@@ -11,8 +11,11 @@ found it. Nothing asserts on time.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import re
 import socket
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -24,6 +27,7 @@ from click.testing import CliRunner
 from reconciler import doctor
 from reconciler.bind import probe
 from reconciler.bind.catalog import CATALOG, catalog_zone_text
+from reconciler.bind.keys import new_key, read_key_file, write_key_file
 from reconciler.cli.main import main
 from reconciler.config.repo import RepoConfig, Server
 from reconciler.devtools import demo
@@ -395,14 +399,115 @@ def test_lagging_secondary_and_the_usual_causes(
     transfers = [text for text in result.out.splitlines() if " transfers " in text]
     assert transfers == [
         f"  note     transfers   ns3 {ADDRESS}:{old.port}: TCP to the primary ns1 "
-        f"{ADDRESS}:{primary.port} works from this machine (it answered SOA over TCP)",
+        f"{ADDRESS}:{primary.port} works from this machine (it answered SOA over TCP); fix: "
+        f"secondaries transfer over TCP: is TCP port {primary.port} of the primary open to ns3?",
         f"  note     transfers   ns3 {ADDRESS}:{old.port}: the serial was incremented "
         f"({serial - 2} -> {serial}): the transfer itself does not happen; fix: on ns3: "
         '`rndc retransfer example.com`, then look for "transfer of \'example.com" in its log '
         "(TSIG key, allow-transfer, TCP)",
         f"  note     transfers   ns1 {ADDRESS}:{primary.port}: the primary gives example.com to "
-        "the key transfer-key from this machine: the key and allow-transfer are right there",
+        "the key transfer-key from this machine: the key and allow-transfer are right there; "
+        'fix: do ns3 hold the same key file (`key "transfer-key"`, the same secret)?',
     ]
+
+
+@contextlib.contextmanager
+def udp_only(server: ServerProcess) -> Iterator[int]:
+    """A port of 127.0.0.1 that relays UDP to `server` and refuses TCP: the server as seen
+    from a machine whose TCP/53 to it is blocked. Yields the port."""
+    port = free_port()
+    relay = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    relay.bind((ADDRESS, port))
+
+    def answer(query: bytes, asker: tuple[str, int]) -> None:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as upstream:
+            upstream.settimeout(WAIT)
+            upstream.sendto(query, (server.address, server.port))
+            with contextlib.suppress(OSError):
+                relay.sendto(upstream.recv(65535), asker)
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                query, asker = relay.recvfrom(65535)
+            except TimeoutError:
+                continue
+            threading.Thread(target=answer, args=(query, asker), daemon=True).start()
+
+    stop = threading.Event()
+    relay.settimeout(0.1)
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield port
+    finally:
+        stop.set()
+        thread.join()
+        relay.close()
+
+
+def test_tcp_blocked_to_the_primary_is_said_once_and_the_key_is_not_blamed(
+    world: World, named: Callable[..., ServerProcess]
+) -> None:
+    """Issue 10 item 5: TCP/53 to the primary blocked, both secondaries one serial behind."""
+    serial = world.sandbox.outcome.served["example.com"]
+    old = world.zone_copy("example.com", serial - 1)
+    ns2, ns3 = named("old2", {"example.com": old}), named("old3", {"example.com": old})
+    with udp_only(world.server("ns1")) as port:
+        result = run(
+            "doctor", "example.com", "--config", world.config,
+            "--parent", f"{ADDRESS}:{world.parent.port}", "--server", f"ns1={ADDRESS}:{port}",
+            "--server", f"ns2={ADDRESS}:{ns2.port}", "--server", f"ns3={ADDRESS}:{ns3.port}",
+            "--format", "json",
+        )  # fmt: skip
+    assert result.code == 1, result.out + result.err
+    findings = result.report["findings"]
+    tcp = [f for f in findings if "TCP" in f["message"] and f["severity"] != "ok"]
+    assert [(f["code"], f["subject"]) for f in tcp] == [
+        ("silent-tcp", f"ns1 {ADDRESS}:{port} (ns1.example.com.)")
+    ], tcp
+    assert [f["subject"].split()[0] for f in findings if f["code"] == "behind"] == ["ns2", "ns3"]
+    keys = [f for f in findings if f["code"].startswith("key-")]
+    assert [(f["code"], f["severity"]) for f in keys] == [("key-untested", "note")], keys
+    assert keys[0]["message"] == (
+        "whether the primary accepts the key transfer-key is not known from this machine: no "
+        "transfer was asked (see the primary under servers)"
+    )
+    assert keys[0]["fix"].startswith("do ns2, ns3 hold the primary's key file?")
+
+
+def test_a_key_the_primary_refuses_is_blamed_once(
+    world: World, named: Callable[..., ServerProcess], tmp_path: Path
+) -> None:
+    serial = world.sandbox.outcome.served["example.com"]
+    old = world.zone_copy("example.com", serial - 1)
+    ns2, ns3 = named("old2", {"example.com": old}), named("old3", {"example.com": old})
+    wrong = tmp_path / "wrong.key"  # the key's name, another secret
+    write_key_file(wrong, new_key(world.sandbox.servers.transfer_key().name))
+    config = Path(world.config).with_name("daemon-wrong-key.toml")
+    text = Path(world.config).read_text()
+    config.write_text(re.sub(r'(\[tsig\]\nkey_file = )"[^"]*"', rf'\1"{wrong}"', text))
+    assert config.read_text() != text
+    result = run(
+        "doctor", "example.com", "--config", str(config),
+        "--parent", f"{ADDRESS}:{world.parent.port}",
+        "--server", f"ns2={ADDRESS}:{ns2.port}", "--server", f"ns3={ADDRESS}:{ns3.port}",
+        "--format", "json",
+    )  # fmt: skip
+    config.unlink()
+    assert result.code == 1, result.out + result.err
+    keys = [f for f in result.report["findings"] if f["code"].startswith("key-")]
+    assert [(f["code"], f["severity"]) for f in keys] == [("key-refused", "problem")], keys
+    assert "TSIG refused by the server" in keys[0]["message"], keys[0]
+    assert read_key_file(wrong).secret not in result.out
+
+
+def test_the_header_names_the_folder_without_dash_c(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(world.clone)
+    result = run("doctor", "example.net", "--parent", f"{ADDRESS}:{world.parent.port}")
+    assert result.out.splitlines()[0] == f"doctor: {world.clone} at working tree", result.out
 
 
 def test_secondary_without_the_zone_whose_catalog_lags(

@@ -32,7 +32,7 @@ import dns.xfr
 import dns.zone
 
 from reconciler.bind.keys import Key
-from reconciler.errors import ConfigError, TransferError
+from reconciler.errors import ConfigError, TransferError, TransferRefused
 from reconciler.model.serial import is_newer
 
 __all__ = [
@@ -176,7 +176,8 @@ def axfr(
 
     One record per line, `owner ttl IN TYPE rdata`, names absolute and owners lower-cased,
     the form `zones.CanonicalZone` holds. `timeout` bounds the whole transfer. Raises
-    TransferError on REFUSED, NOTAUTH (a TSIG failure), a timeout or no connection.
+    TransferRefused when the server answers with a refusal (REFUSED, NOTAUTH, a TSIG error),
+    TransferError on a timeout or no connection: only a refusal says anything about the key.
     """
     name = _name(zone)
     where = f"AXFR of {name.to_text(omit_final_dot=True)} from {address} port {port}"
@@ -194,11 +195,11 @@ def axfr(
             query, _ = dns.xfr.make_query(records, serial=None)
         dns.query.inbound_xfr(address, records, query, port=port, timeout=timeout, lifetime=timeout)
     except dns.xfr.TransferError as exc:
-        raise TransferError(f"{where}: {dns.rcode.to_text(exc.rcode)}") from None
+        raise TransferRefused(f"{where}: {dns.rcode.to_text(exc.rcode)}") from None
     except dns.tsig.PeerError as exc:
-        raise TransferError(f"{where}: TSIG refused by the server ({exc})") from None
+        raise TransferRefused(f"{where}: TSIG refused by the server ({exc})") from None
     except dns.tsig.BadSignature:
-        raise TransferError(f"{where}: the answer's TSIG signature does not verify") from None
+        raise TransferRefused(f"{where}: the answer's TSIG signature does not verify") from None
     except dns.exception.Timeout:
         raise TransferError(f"{where}: no complete answer in {timeout:g} s") from None
     except (OSError, EOFError) as exc:

@@ -333,18 +333,11 @@ _CATALOGUE: dict[str, tuple[str, str, str, str]] = {
         "not a secondary of reconciler.toml: doctor cannot tell why it lags",
         "",
     ),
-    "primary-tcp-closed": (
-        "transfers",
-        "problem",
-        "TCP to the primary {primary} does not work from this machine: secondaries transfer "
-        "zones over TCP",
-        "open TCP port {port} on the primary to the secondaries",
-    ),
     "primary-tcp-open": (
         "transfers",
         "note",
         "TCP to the primary {primary} works from this machine (it answered SOA over TCP)",
-        "",
+        "secondaries transfer over TCP: is TCP port {port} of the primary open to {servers}?",
     ),
     "catalog-behind": (
         "transfers",
@@ -378,7 +371,13 @@ _CATALOGUE: dict[str, tuple[str, str, str, str]] = {
         "note",
         "the primary gives {zone} to the key {key} from this machine: the key and "
         "allow-transfer are right there",
-        "",
+        'do {servers} hold the same key file (`key "{key}"`, the same secret)?',
+    ),
+    "key-untested": (
+        "transfers",
+        "note",
+        "whether the primary accepts the key {key} is not known from this machine: {reason}",
+        "do {servers} hold the primary's key file? look for TSIG in named's log there",
     ),
     "key-unread": ("transfers", "note", "{reason}", ""),
 }

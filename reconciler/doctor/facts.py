@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from typing import Literal
 
 import dns.exception
 import dns.name
@@ -17,7 +18,7 @@ from reconciler.bind import probe
 from reconciler.bind.catalog import CATALOG
 from reconciler.doctor.mailfacts import MailWalk, gather_mail
 from reconciler.doctor.values import _MAX_WORKERS, RECURSION_PROBE, Endpoint, Options, Target
-from reconciler.errors import ReconcilerError, TransferError
+from reconciler.errors import ReconcilerError, TransferError, TransferRefused
 from reconciler.model.serial import is_newer
 
 # --- facts: what the servers said --------------------------------------------------------------
@@ -66,13 +67,29 @@ class ZoneFacts:
     parents: tuple[tuple[Endpoint, probe.Answer | None], ...]  # each parent server's answer
 
 
+KeyOutcome = Literal["accepted", "refused", "failed", "not-tried"]
+
+
+@dataclass(frozen=True)
+class KeyTrial:
+    """A transfer of the zone signed with the transfer key, asked of the primary from here.
+
+    "refused" only when the primary answered with a refusal (REFUSED, NOTAUTH, a TSIG
+    error): a transfer that got no answer says nothing about the key ("failed"), and none
+    is asked when the primary does not answer over TCP from here ("not-tried").
+    """
+
+    outcome: KeyOutcome
+    reason: str = ""  # the refusal, the failure, or why it was not tried
+
+
 @dataclass(frozen=True)
 class TransferFacts:
     """For a zone with a lagging secondary: what the usual causes look like from here."""
 
     catalog_primary: int | None
     catalog: Mapping[str, int | None]  # secondary name -> its catalog serial
-    signed: str | None  # None: not tried; "" the primary gave the zone to the key; else why not
+    key: KeyTrial | None  # None: no key to try
 
 
 @dataclass(frozen=True)
@@ -302,14 +319,24 @@ def _transfer_facts(facts: Facts, zone: str, options: Options) -> TransferFacts:
         return probe.soa_serial(target.address, target.port, CATALOG, timeout=timeout)
 
     secondaries = [t for t in facts.targets if t.role == "secondary"]
-    signed = None
-    if options.key is not None:
-        try:
-            probe.axfr(primary.address, primary.port, zone, options.key, timeout=5 * timeout)
-            signed = ""
-        except TransferError as exc:
-            signed = str(exc)
-    return TransferFacts(catalog(primary), {t.name: catalog(t) for t in secondaries}, signed)
+    return TransferFacts(
+        catalog(primary), {t.name: catalog(t) for t in secondaries}, _try_key(facts, zone, options)
+    )
+
+
+def _try_key(facts: Facts, zone: str, options: Options) -> KeyTrial | None:
+    if options.key is None:
+        return None
+    primary = _primary(facts)
+    if not _authoritative(facts.server[(zone, primary.name)].soa_tcp):
+        return KeyTrial("not-tried", "no transfer was asked (see the primary under servers)")
+    try:
+        probe.axfr(primary.address, primary.port, zone, options.key, timeout=5 * options.timeout)
+    except TransferRefused as exc:
+        return KeyTrial("refused", str(exc))
+    except TransferError as exc:
+        return KeyTrial("failed", str(exc))
+    return KeyTrial("accepted")
 
 
 def _serial(answer: probe.Answer | None, zone: str) -> int | None:

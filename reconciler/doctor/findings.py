@@ -12,6 +12,7 @@ from reconciler.bind.catalog import CATALOG
 from reconciler.doctor.catalogue import finding
 from reconciler.doctor.facts import (
     Facts,
+    TransferFacts,
     ZoneFacts,
     _authoritative,
     _delegation,
@@ -21,7 +22,7 @@ from reconciler.doctor.facts import (
     _served_serial,
 )
 from reconciler.doctor.mailfindings import mail_walk_findings
-from reconciler.doctor.values import Finding, Options, target_for
+from reconciler.doctor.values import Finding, Options, Target, target_for
 from reconciler.model.serial import is_newer
 
 
@@ -298,48 +299,81 @@ def _recursion_findings(facts: Facts) -> list[Finding]:
 
 
 def _transfer_findings(facts: Facts, options: Options) -> list[Finding]:
+    """For each zone with lagging servers, the usual causes, each said once per zone: a
+    cause is claimed only when a probe from here showed it, otherwise it is a question."""
     out: list[Finding] = []
     primary = _primary(facts)
+    lagging: dict[str, list[Target]] = {}
     for zone, target in _lagging(facts):
+        lagging.setdefault(zone, []).append(target)
+    for zone, targets in lagging.items():
         known = facts.transfers.get(zone)
-        subject = target.label
         primary_facts = facts.server[(zone, primary.name)]
         expected = _served_serial(primary_facts, zone)
-        serial = _served_serial(facts.server[(zone, target.name)], zone)
-        if target.role == "extra":
-            out.append(finding("extra-lags", zone, subject))
+        ours = [t for t in targets if t.role != "extra"]
+        out += [finding("extra-lags", zone, t.label) for t in targets if t.role == "extra"]
+        if not ours:
             continue
-        tcp = (
-            "primary-tcp-closed"
-            if _fault(primary_facts.soa_tcp, zone, "SOA")
-            else ("primary-tcp-open")
-        )
-        out.append(finding(tcp, zone, subject, primary=primary.label, port=primary.port))
-        values = {"server": target.name, "catalog": CATALOG}
-        if serial is None:
-            catalog = known.catalog.get(target.name) if known else None
-            main = known.catalog_primary if known else None
-            if catalog is not None and main is not None and is_newer(main, catalog):
-                out.append(
-                    finding(
-                        "catalog-behind", zone, subject, serial=catalog, expected=main, **values
-                    )
-                )
-            else:
-                out.append(finding("zone-not-yet", zone, subject, **values))
-        elif expected is not None:
+        names = ", ".join(t.name for t in ours)
+        # TCP: when the primary does not answer over TCP from here, `servers` says so.
+        if not _fault(primary_facts.soa_tcp, zone, "SOA"):
             out.append(
                 finding(
-                    "serial-incremented", zone, subject, serial=serial, expected=expected, **values
+                    "primary-tcp-open",
+                    zone,
+                    ", ".join(t.label for t in ours),
+                    primary=primary.label,
+                    port=primary.port,
+                    servers=names,
                 )
             )
+        for target in ours:
+            out += _lag_findings(zone, target, facts, known, expected)
         key = options.key.name if options.key else ""
-        if known is not None and known.signed is not None:
-            code = "key-refused" if known.signed else "key-accepted"
-            out.append(finding(code, zone, primary.label, key=key, reason=known.signed))
+        trial = known.key if known else None
+        if trial is not None:
+            code = {
+                "accepted": "key-accepted",
+                "refused": "key-refused",
+                "failed": "key-untested",
+                "not-tried": "key-untested",
+            }[trial.outcome]
+            out.append(
+                finding(code, zone, primary.label, key=key, reason=trial.reason, servers=names)
+            )
         elif options.key_note:
             out.append(finding("key-unread", zone, reason=options.key_note))
     return out
+
+
+def _lag_findings(
+    zone: str, target: Target, facts: Facts, known: TransferFacts | None, expected: int | None
+) -> list[Finding]:
+    """What one lagging secondary serves: no zone (the catalog?) or an older serial."""
+    serial = _served_serial(facts.server[(zone, target.name)], zone)
+    values = {"server": target.name, "catalog": CATALOG}
+    if serial is None:
+        catalog = known.catalog.get(target.name) if known else None
+        main = known.catalog_primary if known else None
+        if catalog is not None and main is not None and is_newer(main, catalog):
+            return [
+                finding(
+                    "catalog-behind", zone, target.label, serial=catalog, expected=main, **values
+                )
+            ]
+        return [finding("zone-not-yet", zone, target.label, **values)]
+    if expected is not None:
+        return [
+            finding(
+                "serial-incremented",
+                zone,
+                target.label,
+                serial=serial,
+                expected=expected,
+                **values,
+            )
+        ]
+    return []
 
 
 def evaluate(facts: Facts, options: Options) -> tuple[Finding, ...]:

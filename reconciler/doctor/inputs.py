@@ -104,9 +104,8 @@ def from_repo(repo_dir: Path, rev: str | None, zone: str | None, options: Option
     found = inspect(repo, rev, only=())
     _config_ok(found.problems)
     zones = _pick(found.zone_paths, zone, "in the repo")
-    return diagnose(
-        zones, set(found.zone_paths), found.config, options, f"{repo_dir} at {found.snapshot.label}"
-    )
+    where = f"{Path(repo_dir).absolute()} at {found.snapshot.label}"  # "." says nothing
+    return diagnose(zones, set(found.zone_paths), found.config, options, where)
 
 
 def from_host(host: HostConfig, zone: str | None, options: Options) -> Report:
