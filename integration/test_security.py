@@ -15,7 +15,7 @@ import pytest
 
 from integration.topology import ADDRESSES, ZONE, Node, Topology, wait_until
 from reconciler.bind.keys import Key
-from reconciler.errors import TransferError
+from reconciler.errors import TransferRefused
 
 OUTSIDER = ADDRESSES["outsider"]
 SOA_LINE = re.compile(rf"^{re.escape(ZONE)}\.\s+\d+\s+IN\s+SOA\s", re.MULTILINE)
@@ -44,21 +44,25 @@ def dig_axfr(outsider: Node, address: str, *flags: str) -> str:
 
 
 def test_transfers_without_the_key_or_with_a_wrong_key_are_refused(topology: Topology) -> None:
+    """No key, a key name the servers do not know, the right name with a wrong secret."""
     assert topology.key is not None
     wrong = wrong_key(topology.key)
+    stranger = Key("stranger-key", wrong.algorithm, wrong.secret)
     outsider = topology.nodes["outsider"]
     for node in topology.servers:
         assert any(" IN SOA " in line for line in topology.axfr(node.name))  # the key works
-        with pytest.raises(TransferError, match="REFUSED"):
+        with pytest.raises(TransferRefused, match="REFUSED"):
             topology.axfr(node.name, key=None)
-        with pytest.raises(TransferError):
-            topology.axfr(node.name, key=wrong)
+        for key in (wrong, stranger):
+            with pytest.raises(TransferRefused, match="TSIG refused by the server"):
+                topology.axfr(node.name, key=key)
 
         plain = dig_axfr(outsider, node.address)
         assert "Transfer failed." in plain and not SOA_LINE.search(plain), plain
-        signed = dig_axfr(outsider, node.address, "-y", f"hmac-sha256:{wrong.name}:{wrong.secret}")
-        assert not SOA_LINE.search(signed), signed
-        assert re.search(r"Transfer failed|tsig|TSIG|BADSIG|NOTAUTH", signed), signed
+        for key in (wrong, stranger):
+            signed = dig_axfr(outsider, node.address, "-y", f"hmac-sha256:{key.name}:{key.secret}")
+            assert not SOA_LINE.search(signed), signed
+            assert re.search(r"Transfer failed|tsig|TSIG|BADSIG|BADKEY|NOTAUTH", signed), signed
 
     denied = re.compile(
         rf"client @\S+ {re.escape(OUTSIDER)}#\d+ \({re.escape(ZONE)}\): "
@@ -68,6 +72,10 @@ def test_transfers_without_the_key_or_with_a_wrong_key_are_refused(topology: Top
         wait_until(
             lambda node=node: denied.search(node.log()),
             f"{node.name}'s named to log the outsider's transfer denied",
+        )
+        wait_until(
+            lambda node=node: "TSIG stranger-key: tsig verify failure (BADKEY)" in node.log(),
+            f"{node.name}'s named to log the unknown key",
         )
 
 
