@@ -103,9 +103,9 @@ class TransferError(TemporaryError):
     """the zone transfer failed"""
 
 
-class HostError(ReconcilerError):
-    """the host could not be read or changed"""
-
-
 class TransferRefused(TransferError):
     """the server answered and refused the transfer (REFUSED, NOTAUTH, a TSIG error)"""
+
+
+class HostError(ReconcilerError):
+    """the host could not be read or changed"""
