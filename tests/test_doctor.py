@@ -407,7 +407,7 @@ def test_lagging_secondary_and_the_usual_causes(
         "(TSIG key, allow-transfer, TCP)",
         f"  note     transfers   ns1 {ADDRESS}:{primary.port}: the primary gives example.com to "
         "the key transfer-key from this machine: the key and allow-transfer are right there; "
-        'fix: do ns3 hold the same key file (`key "transfer-key"`, the same secret)?',
+        'fix: is the key file on ns3 the primary\'s (`key "transfer-key"`, the same secret)?',
     ]
 
 
@@ -473,7 +473,7 @@ def test_tcp_blocked_to_the_primary_is_said_once_and_the_key_is_not_blamed(
         "whether the primary accepts the key transfer-key is not known from this machine: no "
         "transfer was asked (see the primary under servers)"
     )
-    assert keys[0]["fix"].startswith("do ns2, ns3 hold the primary's key file?")
+    assert keys[0]["fix"].startswith("is the key file on ns2, ns3 the primary's?")
 
 
 def test_a_key_the_primary_refuses_is_blamed_once(

@@ -371,13 +371,13 @@ _CATALOGUE: dict[str, tuple[str, str, str, str]] = {
         "note",
         "the primary gives {zone} to the key {key} from this machine: the key and "
         "allow-transfer are right there",
-        'do {servers} hold the same key file (`key "{key}"`, the same secret)?',
+        'is the key file on {servers} the primary\'s (`key "{key}"`, the same secret)?',
     ),
     "key-untested": (
         "transfers",
         "note",
         "whether the primary accepts the key {key} is not known from this machine: {reason}",
-        "do {servers} hold the primary's key file? look for TSIG in named's log there",
+        "is the key file on {servers} the primary's? look for TSIG in named's log there",
     ),
     "key-unread": ("transfers", "note", "{reason}", ""),
 }
