@@ -103,7 +103,8 @@ def test_no_secret_in_any_output_log_metric_note_state_or_ps_listing(site: Site)
     assert all(len(k.secret) >= 40 for k in keys)
     seen: dict[str, str | bytes] = {}
 
-    with ProcessLister(needles, also="reconciler-rndc-") as ps:
+    rndc = f" -p {servers.primary.rndc_port} "  # in rndc's command line: the daemon's rndc seen
+    with ProcessLister(needles, also=rndc) as ps:
         daemon = site.start()
         good = site.push(lambda t: t.replace(WWW, "www     IN A    192.0.2.81"), "Move www")
         daemon.wait_event(lambda e: e.get("commit") == good[:12], "the good push")
