@@ -21,6 +21,8 @@ import urllib.request
 from datetime import datetime
 from pathlib import Path
 
+import pytest
+
 from reconciler.bind import probe
 from reconciler.devtools.init import commit_all
 from reconciler.model.serial import is_newer
@@ -305,3 +307,73 @@ def test_a_missing_key_file_is_not_retried_until_sighup(site: Site) -> None:
     event = daemon.wait_event(lambda e: e.get("event") == "reconciled", "the reconcile")
     assert event["commit"] == sha[:12] and event["status"] == "confirmed"
     assert a_records(site, "www.example.com") == ["192.0.2.79"]
+
+
+GARBAGE = {
+    "not JSON": b"\x00\xffnot json at all{",
+    "a string serial": None,  # made from the real file: every serial becomes a string
+}
+
+
+def _garbage(site: Site, kind: str) -> None:
+    path = site.root / "state" / "state.json"
+    content = GARBAGE[kind]
+    if content is None:
+        data = json.loads(path.read_text())
+        for entry in data["zones"].values():
+            entry["serial"] = str(entry["serial"])
+        content = json.dumps(data).encode()
+    path.write_bytes(content)
+
+
+@pytest.mark.parametrize("kind", sorted(GARBAGE))
+def test_a_garbage_state_file_is_rebuilt_and_the_daemon_goes_on(site: Site, kind: str) -> None:
+    # Issue 9, item 8: garbage in state.json made the daemon exit; a string serial crashed
+    # the metrics refresh. It rebuilds the state from the primary and the git notes.
+    site.configure(recheck_interval=60)  # the push is what makes the daemon read the state
+    daemon = site.start()
+    wait_until(lambda: site.get("/healthz") == (200, "ok\n"), "healthz ok")
+    applied = site.state()["last_applied"]
+    served = {zone: site.serials(zone)[0] for zone in ("example.com", "example.net")}
+    _garbage(site, kind)
+    sha = site.push(lambda t: t.replace(WWW, "www     IN A    192.0.2.80"), "Move www")
+    event = daemon.wait_event(lambda e: e.get("event") == "state file rebuilt", "the rebuild")
+    assert event["last_applied"] == applied[:12]
+    assert event["zones"] == served and event["missing"] == []
+    kept = Path(event["kept"])
+    assert kept.parent == site.root / "state" and kept.name.startswith("state.json.unreadable-")
+    event = daemon.wait_event(lambda e: e.get("event") == "reconciled", "the reconcile")
+    assert event["commit"] == sha[:12] and event["status"] == "confirmed"
+    assert event["reconciles"] == 1  # the rebuilt state needed no reconcile of its own
+    assert a_records(site, "www.example.com") == ["192.0.2.80"]
+    assert is_newer(site.serials()[0], served["example.com"])
+    assert site.state()["last_applied"] == sha
+    wait_until(lambda: site.get("/healthz") == (200, "ok\n"), "healthz ok again")
+    assert metrics_of(site)[("reconciler_named_up", ())] == 1
+    assert daemon.process.poll() is None
+
+
+def test_a_state_rebuilt_while_named_is_down_is_red_until_a_reconcile_proves_it(
+    site: Site,
+) -> None:
+    site.configure(recheck_interval=60)  # the push is what makes the daemon read the state
+    daemon = site.start()
+    wait_until(lambda: site.get("/healthz") == (200, "ok\n"), "healthz ok")
+    served = {zone: site.serials(zone)[0] for zone in ("example.com", "example.net")}
+    primary = site.sandbox.servers.primary
+    primary.stop()
+    _garbage(site, "not JSON")
+    sha = site.push(lambda t: t.replace(WWW, "www     IN A    192.0.2.81"), "Move www")
+    event = daemon.wait_event(lambda e: e.get("event") == "state file rebuilt", "the rebuild")
+    assert event["zones"] == served  # from the git notes: the primary does not answer
+    daemon.wait_event(lambda e: e.get("event") == "reconcile failed; backing off", "a failure")
+    status, body = site.get("/healthz")
+    assert status == 503
+    assert "named does not answer on the primary" in body
+    assert "the state file was unreadable" in body and "not JSON" in body
+    primary.start()
+    event = daemon.wait_event(lambda e: e.get("event") == "reconciled", "the recovery")
+    assert event["commit"] == sha[:12] and event["status"] == "confirmed"
+    assert a_records(site, "www.example.com") == ["192.0.2.81"]
+    assert is_newer(site.serials()[0], served["example.com"])
+    wait_until(lambda: site.get("/healthz") == (200, "ok\n"), "healthz ok again")

@@ -37,7 +37,7 @@ def test_every_status_carries_its_exit_code_permanence_health_and_headline() -> 
         "refused": (3, True, False),
         "unconfirmed": (4, False, False),
     }
-    assert Status("rolled-back") is Status.ROLLED_BACK
+    assert Status.of("rolled-back") is Status.ROLLED_BACK
     assert Status.UNSAFE.headline(A) == f"refused as unsafe: {A[:12]}"
     assert all(A[:12] in s.headline(A) for s in Status)
     assert Outcome(Status.UNCONFIRMED, A).to_dict()["status"] == "unconfirmed"

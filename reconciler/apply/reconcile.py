@@ -35,7 +35,7 @@ from reconciler.check.inspect import Inspection, inspect, zones_touched
 from reconciler.config.host import HostConfig
 from reconciler.config.repo import RepoConfig, Server
 from reconciler.errors import BindError, Problem
-from reconciler.model.outcome import Outcome, Status
+from reconciler.model.outcome import Note, Outcome, Status
 from reconciler.model.plan import ALLOW_TRAILER, Plan, make_plan
 from reconciler.model.serial import add, is_newer, next_serial
 from reconciler.model.zone import CanonicalZone
@@ -477,12 +477,8 @@ def _refuse(
 def _note(
     run: _Run, status: Status, reason: str | None, served: dict[str, int], lagging: tuple[str, ...]
 ) -> None:
-    lines = [f"reconciler: {status.value} at {run.now.isoformat(timespec='seconds')}"]
-    if reason:
-        lines.append(f"reason: {reason}")
-    lines += [f"served: {zone} serial {serial}" for zone, serial in sorted(served.items())]
-    lines += [f"lagging: {item}" for item in lagging]
+    note = Note(status, run.now, reason, served, lagging)
     try:
-        add_note(run.repo, run.target, "\n".join(lines))
+        add_note(run.repo, run.target, note.text())
     except git.GitCommandError as exc:
         run.log.warning("could not write the git note", error=str(exc).splitlines()[0])

@@ -6,6 +6,10 @@ zone's serial, the secondaries that lagged and the last failure. `good/`
 holds the last good copy of each served zone file, for rollback. `lock`
 makes sure one reconciler at a time works on a state folder. Called by the
 reconcile step, status and the daemon.
+
+`load_state` trusts nothing it reads: a file that is not JSON, a serial that
+is a string, a commit that is not a hash, raise `StateError` naming every
+field that is wrong (the daemon then rebuilds the state: apply/recover.py).
 """
 
 from __future__ import annotations
@@ -13,17 +17,23 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-from collections.abc import Iterator
+import re
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from reconciler.atomic import write_atomic
-from reconciler.errors import ReconcilerError
+from reconciler.errors import PermanentError, ReconcilerError
+from reconciler.model.serial import SERIAL_MAX
 
 
 class StateLocked(ReconcilerError):
     """another reconciler is working on this state folder"""
+
+
+class StateError(PermanentError):
+    """the state file is unreadable"""
 
 
 @dataclass(frozen=True)
@@ -54,22 +64,133 @@ def state_file(folder: Path) -> Path:
 
 
 def good_copy(folder: Path, zone: str) -> Path:
-    return folder / "good" / f"{zone}.zone"
+    return folder / _GOOD / f"{zone}.zone"
+
+
+def good_zones(folder: Path) -> set[str]:
+    """The zones that have a last good copy."""
+    return {path.name.removesuffix(".zone") for path in (folder / _GOOD).glob("*.zone")}
+
+
+_GOOD = "good"  # the folder of last good copies, in the state folder
 
 
 def load_state(folder: Path) -> State:
+    """The state in `folder` (an empty one when there is no state file yet).
+
+    Raises StateError naming the file and every field that is wrong.
+    """
     path = state_file(folder)
-    if not path.exists():
-        return State()
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        zones = {name: ZoneState(**z) for name, z in data.pop("zones", {}).items()}
-        data["lagging"] = tuple(data.get("lagging", ()))
-        return State(zones=zones, **data)
-    except (ValueError, TypeError) as exc:
-        raise ReconcilerError(
-            f"{path}: unreadable state ({exc}); move it aside to start afresh"
-        ) from None
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return State()
+    except OSError as exc:
+        raise StateError(f"{path}: cannot be read: {exc.strerror or exc}") from None
+    try:
+        data = json.loads(raw)
+    except (ValueError, RecursionError) as exc:  # not UTF-8, not JSON, nested too deep
+        raise StateError(f"{path}: not JSON ({str(exc).splitlines()[0][:200]})") from None
+    wrong: list[str] = []
+    state = parse_state(data, wrong)
+    if state is None or wrong:
+        shown = "; ".join(wrong[:_SHOWN]) + (
+            f"; and {len(wrong) - _SHOWN} more" if len(wrong) > _SHOWN else ""
+        )
+        raise StateError(f"{path}: {shown}")
+    return state
+
+
+_SHOWN = 5  # wrong fields named in one message
+_COMMIT = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")
+
+
+def parse_state(data: object, wrong: list[str]) -> State | None:
+    """A `State` from parsed JSON; what is wrong is appended to `wrong` (then None or partial)."""
+    if not isinstance(data, dict):
+        wrong.append(f"not a JSON object but {_kind(data)}")
+        return None
+    values: dict[str, object] = {}
+    for name, value in data.items():
+        check = _FIELDS.get(name)
+        if check is None:
+            wrong.append(f"unknown field '{name}'")
+        else:
+            values[name] = check(name, value, wrong)
+    if wrong:
+        return None
+    return State(**values)  # type: ignore[arg-type]  # each value checked above
+
+
+def _kind(value: object) -> str:
+    kinds = {dict: "an object", list: "a list", str: "a string", bool: "a boolean"}
+    kinds |= {int: "an integer", float: "a number"}
+    return kinds.get(type(value), "null" if value is None else type(value).__name__)
+
+
+def _commit(name: str, value: object, wrong: list[str]) -> str | None:
+    if value is None or (isinstance(value, str) and _COMMIT.match(value)):
+        return value
+    wrong.append(f"{name} is {value!r:.80}, not a commit id")
+    return None
+
+
+def _serial(name: str, value: object, wrong: list[str]) -> int:
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= SERIAL_MAX:
+        return value
+    wrong.append(f"{name} is {_kind(value)} ({value!r:.40}), not a serial 0..{SERIAL_MAX}")
+    return 0
+
+
+def _text(name: str, value: object, wrong: list[str]) -> str:
+    if isinstance(value, str):
+        return value
+    wrong.append(f"{name} is {_kind(value)}, not a string")
+    return ""
+
+
+def _zones(name: str, value: object, wrong: list[str]) -> dict[str, ZoneState]:
+    if not isinstance(value, dict):
+        wrong.append(f"{name} is {_kind(value)}, not an object")
+        return {}
+    zones = {}
+    for zone, entry in value.items():
+        where = f"{name}.{zone}"
+        if not isinstance(entry, dict) or set(entry) != {"serial", "hash", "commit"}:
+            wrong.append(f"{where} is not an object of serial, hash and commit")
+            continue
+        zones[zone] = ZoneState(
+            _serial(f"{where}.serial", entry["serial"], wrong),
+            _text(f"{where}.hash", entry["hash"], wrong),
+            _text(f"{where}.commit", entry["commit"], wrong),
+        )
+    return zones
+
+
+def _lagging(name: str, value: object, wrong: list[str]) -> tuple[str, ...]:
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return tuple(value)
+    wrong.append(f"{name} is {_kind(value)}, not a list of strings")
+    return ()
+
+
+def _failure(name: str, value: object, wrong: list[str]) -> dict[str, str] | None:
+    if value is None or (
+        isinstance(value, dict) and all(isinstance(v, str) for v in value.values())
+    ):
+        return value
+    wrong.append(f"{name} is {_kind(value)}, not an object of strings")
+    return None
+
+
+_FIELDS: dict[str, Callable[[str, object, list[str]], object]] = {  # one per field of State
+    "last_attempted": _commit,
+    "last_applied": _commit,
+    "zones": _zones,
+    "catalog_serial": _serial,
+    "lagging": _lagging,
+    "last_failure": _failure,
+}
 
 
 def save_state(folder: Path, state: State) -> None:

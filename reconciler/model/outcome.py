@@ -3,12 +3,16 @@
 `Status` is the one place that says, for each way a reconcile can end, its exit
 code, whether it is permanent (the commit is not tried again until a new one
 arrives), whether it counts as healthy, and its headline. The CLI, the daemon,
-the metrics and the reports read these; none keeps a table of its own.
+the metrics and the reports read these; none keeps a table of its own. `Note`
+is the git note each reconcile leaves on its commit (`git log
+--notes=reconciler`), written and read back here only.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 
 from reconciler.errors import Problem
@@ -51,6 +55,19 @@ class Status(StrEnum):
     def headline(self, commit: str) -> str:
         return self._headline.format(commit=commit[:12])
 
+    @property
+    def applied(self) -> bool:
+        """The primary took the commit (it is the last applied one), confirmed or not."""
+        return self.healthy or self is Status.UNCONFIRMED
+
+    @classmethod
+    def of(cls, word: str) -> Status:
+        """The status called `word` (what logs, notes and JSON say); ValueError for others."""
+        for status in cls:
+            if status.value == word:
+                return status
+        raise ValueError(f"{word!r} is not a status")
+
 
 @dataclass(frozen=True)
 class Outcome:
@@ -76,3 +93,51 @@ class Outcome:
             "problems": [p.as_dict() for p in self.problems],
             "plan": self.plan.to_dict() if self.plan else None,
         }
+
+
+_NOTE_HEAD = re.compile(r"^reconciler: (?P<status>[a-z -]+) at (?P<at>\S+)$")
+_SERVED = re.compile(r"^served: (?P<zone>\S+) serial (?P<serial>\d{1,10})$")
+
+
+@dataclass(frozen=True)
+class Note:
+    """The git note on a reconciled commit: how it ended, when, and the serials it served."""
+
+    status: Status
+    at: datetime
+    reason: str | None = None
+    served: dict[str, int] = field(default_factory=dict)  # the zones it wrote, not every zone
+    lagging: tuple[str, ...] = ()
+
+    def text(self) -> str:
+        lines = [f"reconciler: {self.status.value} at {self.at.isoformat(timespec='seconds')}"]
+        if self.reason:
+            lines.append(f"reason: {self.reason}")
+        lines += [f"served: {zone} serial {serial}" for zone, serial in sorted(self.served.items())]
+        lines += [f"lagging: {item}" for item in self.lagging]
+        return "\n".join(lines)
+
+    @classmethod
+    def parse(cls, text: str) -> Note | None:
+        """The note in `text`; None when it is not one the reconciler wrote."""
+        lines = text.strip().splitlines()
+        head = _NOTE_HEAD.match(lines[0]) if lines else None
+        if head is None:
+            return None
+        try:
+            status = Status.of(head["status"].replace("rolled back", "rolled-back"))
+            at = datetime.fromisoformat(head["at"])
+        except ValueError:
+            return None
+        if at.tzinfo is None:
+            return None
+        reason, served, lagging = None, {}, []
+        for line in lines[1:]:
+            found = _SERVED.match(line)
+            if found and int(found["serial"]) < 2**32:
+                served[found["zone"]] = int(found["serial"])
+            elif line.startswith("reason: "):
+                reason = line.removeprefix("reason: ")
+            elif line.startswith("lagging: "):
+                lagging.append(line.removeprefix("lagging: "))
+        return cls(status, at, reason, served, tuple(lagging))

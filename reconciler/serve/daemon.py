@@ -31,8 +31,8 @@ from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver
 
-from reconciler.apply import reconcile
-from reconciler.apply.state import load_state, locked
+from reconciler.apply import reconcile, recover
+from reconciler.apply.state import State, StateError, load_state, locked
 from reconciler.apply.status import gather
 from reconciler.bind import probe
 from reconciler.bind.catalog import CATALOG
@@ -87,6 +87,7 @@ class Daemon:
         self.reconciles = 0
         self.memory = decide.Memory(self._backoff())
         self.lagging: tuple[str, ...] = ()  # secondaries behind, as the last look found them
+        self.state_problem: str | None = None  # the state file was rebuilt: until a reconcile
         self._beat = time.monotonic()  # the worker's last turn of the loop (for the watchdog)
 
     def _backoff(self) -> decide.Backoff:
@@ -183,8 +184,8 @@ class Daemon:
             return self._refresh_metrics()
         try:
             head = resolve(open_repo(self.host.repo), self.host.branch).hexsha
-            state = load_state(self.host.state_dir)
-        except ReconcilerError as exc:
+            state = self._state()
+        except Exception as exc:  # decided by its type (decide.kind_of): the daemon lives on
             return self._failed(exc, None)
         settled = head == state.last_applied == state.last_attempted and not state.lagging
         if not decide.should_reconcile(self.memory, head, settled, time.monotonic()):
@@ -216,9 +217,34 @@ class Daemon:
             fields["retry_in"] = decision.retry_in
         # Health and metrics first: whoever reads the log line may look at them at once.
         self.memory = decision.memory
+        if outcome.status.healthy:
+            self.state_problem = None  # the reconcile proved the state (rebuilt or not)
         self._refresh_metrics()
         sd_notify(f"STATUS={outcome.status.value} {head[:12]}")
         getattr(log, decision.level)(decision.event, **fields)
+
+    def _state(self) -> State:
+        """The state file; rebuilt (and said so) when it is unreadable."""
+        try:
+            return load_state(self.host.state_dir)
+        except StateError as exc:
+            self.log.error("state file unreadable; rebuilding it", error=str(exc))
+            why = str(exc)
+        rebuilt = recover.rebuild(self.host, why)
+        state = rebuilt.state
+        self.state_problem = (
+            f"the state file was unreadable ({why}); rebuilt from what the primary serves "
+            "and the git notes"
+            + (f"; could not rebuild: {'; '.join(rebuilt.missing)}" if rebuilt.missing else "")
+        )
+        self.log.error(
+            "state file rebuilt",
+            kept=str(rebuilt.kept) if rebuilt.kept else None,
+            last_applied=state.last_applied[:12] if state.last_applied else None,
+            zones={zone: entry.serial for zone, entry in sorted(state.zones.items())},
+            missing=list(rebuilt.missing),
+        )
+        return state
 
     def _failed(self, exc: Exception, head: str | None) -> None:
         decision = decide.after_error(self.memory, exc, head, time.monotonic())
@@ -246,7 +272,7 @@ class Daemon:
         address, port = primary
         timeout = self.host.query_timeout
         answers = probe.soa_serial(address, port, CATALOG, timeout=timeout) is not None
-        return decide.health(self.memory, answers, self.lagging, None)
+        return decide.health(self.memory, answers, self.lagging, self.state_problem)
 
     def _refresh_metrics(self) -> None:
         self.metrics.backoff.set(self.memory.retry_in(time.monotonic()))
@@ -256,10 +282,12 @@ class Daemon:
             self.log.warning("status unavailable", error=str(exc))
             return
         self.metrics.update_status(overview)
+        secondaries = {s.name for s in overview.servers if s.role == "secondary"}
         self.lagging = tuple(
             f"{server}: {zone.zone} serves {zone.serials.get(server)} (want {zone.recorded})"
             for zone in overview.zones
             for server in zone.lagging
+            if server in secondaries  # the primary not answering is said on its own
         )
 
     def _watchdog(self) -> None:

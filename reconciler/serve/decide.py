@@ -137,7 +137,7 @@ def after_outcome(memory: Memory, outcome: Outcome, now: float) -> Decision:
 
 def after_error(memory: Memory, error: BaseException, head: str | None, now: float) -> Decision:
     """A reconcile (or reading the head, when `head` is None) raised `error`."""
-    what = f"commit {head[:12]}" if head else "the branch head"
+    what = f"commit {head[:12]}" if head else "reading the branch head and the state"
     detail = str(error) if isinstance(error, ReconcilerError) else describe(error)
     if kind_of(error) == "permanent" and head is not None:
         memory = Memory(

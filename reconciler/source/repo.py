@@ -156,6 +156,20 @@ def add_note(repo: git.Repo, commit: str, text: str) -> None:
     )
 
 
+def all_notes(repo: git.Repo) -> dict[str, str]:
+    """Every reconciler note: annotated commit -> the note's text (empty: no notes yet)."""
+    try:
+        listing = repo.git.notes(f"--ref={NOTES_REF}", "list")
+    except git.GitCommandError:
+        return {}
+    notes = {}
+    for line in listing.splitlines():
+        blob, _, commit = line.partition(" ")
+        data = repo.odb.stream(bytes.fromhex(blob)).read()
+        notes[commit] = data.decode("utf-8", errors="replace")
+    return notes
+
+
 def read_note(repo: git.Repo, commit: str) -> str | None:
     try:
         return repo.git.notes(f"--ref={NOTES_REF}", "show", commit)
