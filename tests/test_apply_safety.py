@@ -10,18 +10,26 @@ Each test gets its own primary and two secondaries on 127.0.0.1 (the demo's sand
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from reconciler.bind.keys import read_key_file
+from reconciler.apply import reconcile
+from reconciler.bind import probe
+from reconciler.bind.catalog import CATALOG, catalog_zone_text
+from reconciler.bind.keys import new_key, read_key_file, write_key_file
 from reconciler.devtools import demo
+from reconciler.devtools.init import commit_all
+from reconciler.errors import BindError
+from reconciler.model.serial import is_newer
 from tests.test_apply import WWW, ZONE, Deployment
 
 ZONES = ("example.com", "example.net")
@@ -100,3 +108,217 @@ def test_kill_9_during_an_rndc_call_leaves_no_temp_folder(
     conf = (deployment.sandbox.root / "state" / "rndc.conf").read_text()
     assert "include" in conf and "secret" not in conf
     assert read_key_file(deployment.sandbox.servers.rndc_key_file).secret not in conf
+
+
+# --- issue 9 item 1: lost last-good copies must not delete zones ------------------------------
+
+
+def _records(deployment: Deployment, zone: str) -> list[list[str]]:
+    """Each server's answer for the zone's www and ftp names, for comparing data."""
+    return [
+        deployment.answer(server, f"www.{zone}") + deployment.answer(server, f"ftp.{zone}")
+        for server in deployment.servers
+    ]
+
+
+def _served_everywhere(deployment: Deployment, zone: str) -> int:
+    serials = deployment.serials(zone)
+    assert serials[0] is not None and serials == [serials[0]] * 3, f"{zone}: {serials}"
+    return serials[0]
+
+
+def test_lost_good_copies_do_not_make_served_zones_new(deployment: Deployment) -> None:
+    before = {zone: _served_everywhere(deployment, zone) for zone in ZONES}
+    shutil.rmtree(deployment.sandbox.root / "state" / "good")
+    deployment.edit(ZONE, lambda t: t.replace(WWW, "www     IN A    192.0.2.99"), "Move www")
+    code, outcome = deployment.apply()
+    assert code == 0, outcome
+    (planned,) = outcome["plan"]["zones"]
+    assert (planned["zone"], planned["action"]) == ("example.com", "change")
+    assert [(c["owner"], c["rtype"]) for c in planned["changes"]] == [("www.example.com.", "A")]
+    assert is_newer(_served_everywhere(deployment, "example.com"), before["example.com"])
+    assert _served_everywhere(deployment, "example.net") == before["example.net"]
+    for zone in ZONES:
+        assert (deployment.sandbox.root / "state" / "good" / f"{zone}.zone").exists()
+
+
+def test_lost_state_keeps_every_zone_and_moves_serials_forward(deployment: Deployment) -> None:
+    before = {zone: _served_everywhere(deployment, zone) for zone in ZONES}
+    (deployment.sandbox.root / "state" / "state.json").unlink()
+    shutil.rmtree(deployment.sandbox.root / "state" / "good")
+    deployment.edit(ZONE, lambda t: t.replace(WWW, "www     IN A    192.0.2.99"), "Move www")
+    code, outcome = deployment.apply()
+    assert code == 0, outcome
+    assert [z["action"] for z in outcome["plan"]["zones"]] == ["change"]
+    assert is_newer(_served_everywhere(deployment, "example.com"), before["example.com"])
+    assert _served_everywhere(deployment, "example.net") == before["example.net"]
+    code, status = deployment.run("status")
+    assert [z["zone"] for z in status["zones"]] == list(ZONES)
+    assert status["converged"] is True, status
+
+
+def test_rollback_after_lost_good_copies_removes_no_zone(deployment: Deployment) -> None:
+    before = {zone: _served_everywhere(deployment, zone) for zone in ZONES}
+    shutil.rmtree(deployment.sandbox.root / "state" / "good")
+    deployment.edit(
+        ZONE, lambda t: t.replace(WWW, "www 172800 IN A 192.0.2.77"), "Over max-zone-ttl"
+    )
+    code, outcome = deployment.apply()
+    assert code == 2, outcome
+    for zone in ZONES:
+        serial = _served_everywhere(deployment, zone)
+        assert serial == before[zone] or is_newer(serial, before[zone])
+    assert [deployment.answer(s, "www.example.com") for s in deployment.servers] == [
+        ["192.0.2.10"]
+    ] * 3
+
+
+def test_named_not_answering_is_temporary_and_writes_nothing(deployment: Deployment) -> None:
+    primary = deployment.sandbox.servers.primary
+    zone_file = deployment.sandbox.host.zone_dir / "example.com.zone"
+    written = zone_file.read_bytes()
+    primary.stop()
+    deployment.edit(ZONE, lambda t: t.replace(WWW, "www     IN A    192.0.2.99"), "Move www")
+    with pytest.raises(BindError, match="does not answer"):
+        reconcile.apply(deployment.sandbox.host)
+    assert zone_file.read_bytes() == written
+    primary.start()
+    code, outcome = deployment.apply()
+    assert code == 0, outcome
+    assert deployment.answer(primary, "www.example.com") == ["192.0.2.99"]
+
+
+# --- issue 9 item 3: journals never wedge a zone ----------------------------------------------
+
+
+def test_wrong_rndc_key_then_named_restart_loses_no_zone(
+    deployment: Deployment, tmp_path: Path
+) -> None:
+    servers = deployment.sandbox.servers
+    wrong = tmp_path / "wrong-rndc.key"
+    write_key_file(wrong, new_key(read_key_file(servers.rndc_key_file).name))
+    host = replace(deployment.sandbox.host, rndc_key_file=wrong)
+    deployment.edit(ZONE, lambda t: t.replace(WWW, "www     IN A    192.0.2.98"), "Move www")
+    assert deployment.apply()[0] == 0  # named now keeps a journal of example.com
+    before = _served_everywhere(deployment, "example.com")
+    deployment.edit(ZONE, lambda t: t.replace("192.0.2.98", "192.0.2.99"), "Move www again")
+    with pytest.raises(BindError):
+        reconcile.apply(host)
+    offset = servers.primary.log_file.stat().st_size
+    servers.primary.stop()
+    servers.primary.start()
+    log = servers.primary.log_file.read_bytes()[offset:].decode()
+    assert "journal" not in log or "out of sync" not in log, log
+    assert deployment.serials()[0] is not None  # named loaded the zone
+    code, outcome = deployment.apply()
+    assert code == 0, outcome
+    assert is_newer(_served_everywhere(deployment, "example.com"), before)
+    assert [deployment.answer(s, "www.example.com") for s in deployment.servers] == [
+        ["192.0.2.99"]
+    ] * 3
+
+
+def test_a_zone_file_newer_than_its_journal_is_repaired(deployment: Deployment) -> None:
+    """What a write that named never read leaves (a kill -9, an old version): repaired."""
+    servers = deployment.sandbox.servers
+    deployment.edit(ZONE, lambda t: t.replace(WWW, "www     IN A    192.0.2.98"), "Move www")
+    assert deployment.apply()[0] == 0  # named now keeps a journal of example.com
+    zone_file = deployment.sandbox.host.zone_dir / "example.com.zone"
+    assert zone_file.with_name("example.com.zone.jnl").exists()
+    before = _served_everywhere(deployment, "example.com")
+    servers.primary.stop()
+    text = zone_file.read_text()
+    zone_file.write_text(
+        text.replace(str(before), str(before + 5)).replace("192.0.2.98", "192.0.2.66")
+    )
+    servers.primary.start()
+    assert deployment.serials()[0] is None  # the wedge: "journal out of sync with zone"
+    code, outcome = deployment.apply()  # the same commit, nothing new pushed
+    assert code == 0, outcome
+    serial = _served_everywhere(deployment, "example.com")
+    assert is_newer(serial, before + 5)  # past everything written, never backwards
+    assert [deployment.answer(s, "www.example.com") for s in deployment.servers] == [
+        ["192.0.2.98"]
+    ] * 3
+    servers.primary.stop()  # and it stays loadable
+    servers.primary.start()
+    assert deployment.serials()[0] == serial
+
+
+# --- issue 9 item 4: a removed zone's leftovers never poison its re-adding --------------------
+
+ORG = """$TTL 300
+@ SOA ns1.example.com. hostmaster.example.com. 1 1800 900 1209600 1800
+@ NS ns1.example.com.
+@ NS ns2.example.com.
+"""
+
+
+def test_a_removed_zone_re_added_with_other_data_starts_clean(deployment: Deployment) -> None:
+    org = "zones/example.org.zone"
+    deployment.edit(org, lambda _: ORG + "www A 192.0.2.44\n", "Add example.org")
+    assert deployment.apply()[0] == 0
+    deployment.edit(org, lambda t: t + "ftp A 192.0.2.45\n", "Add ftp")
+    assert deployment.apply()[0] == 0
+    last = _served_everywhere(deployment, "example.org")
+    (deployment.sandbox.root / "clone" / org).unlink()
+    commit_all(deployment.clone, "Remove example.org\n\nReconciler-Allow: unsafe")
+    deployment.clone.git.push("-q", "origin", "main")
+    assert deployment.apply()[0] == 0
+    zone_dir = deployment.sandbox.host.zone_dir
+    assert sorted(p.name for p in zone_dir.iterdir() if p.name.startswith("example.org")) == []
+    wait_for(lambda: deployment.serials("example.org") == [None] * 3, "example.org to go")
+    deployment.edit(org, lambda _: ORG + "www A 192.0.2.55\n", "Add example.org again")
+    code, outcome = deployment.apply()
+    assert code == 0, outcome
+    again = _served_everywhere(deployment, "example.org")
+    assert is_newer(again, last)  # the name's serial never goes backwards
+    assert _records(deployment, "example.org") == [["192.0.2.55"]] * 3
+    deployment.edit(org, lambda t: t + "ftp A 192.0.2.56\n", "Add ftp again")
+    code, outcome = deployment.apply()
+    assert code == 0, outcome
+    assert _records(deployment, "example.org") == [["192.0.2.55", "192.0.2.56"]] * 3
+
+
+# --- issue 9 item 2: the catalog is the reconciler's own ----------------------------------------
+
+
+def test_a_zone_named_like_the_catalog_never_replaces_it(deployment: Deployment) -> None:
+    catalog_file = deployment.sandbox.servers.catalog_file
+    written = catalog_file.read_bytes()
+    deployment.edit(f"zones/{CATALOG}.zone", lambda _: ORG + "www A 192.0.2.44\n", "Catalog?")
+    code, outcome = deployment.apply()
+    assert code == 1, outcome
+    assert f"zones/{CATALOG}.zone" in outcome["reason"] and "catalog" in outcome["reason"]
+    assert catalog_file.read_bytes() == written
+    for zone in ZONES:
+        _served_everywhere(deployment, zone)
+
+
+def test_a_catalog_overwritten_on_the_primary_is_regenerated(deployment: Deployment) -> None:
+    servers = deployment.sandbox.servers
+    serial = probe.soa_serial(servers.primary.address, servers.primary.port, CATALOG)
+    assert serial is not None
+    # What a pushed zones/catalog.invalid.zone once did: a catalog that lists a stranger.
+    servers.catalog_file.write_text(catalog_zone_text(["stranger.example"], serial + 10))
+    servers.rndc().reload(CATALOG)
+    wait_for(
+        lambda: deployment.serials("example.com")[1:] == [None, None],
+        "the secondaries to drop the zones the overwritten catalog no longer lists",
+    )
+    code, status = deployment.run("status")
+    assert status["converged"] is False
+    code, outcome = deployment.apply()  # the same commit: nothing new pushed
+    assert code == 0, outcome
+    members = probe.axfr(
+        servers.primary.address, servers.primary.port, CATALOG, servers.transfer_key()
+    )
+    assert [line.split()[-1] for line in members if " PTR " in line] == [
+        "example.com.",
+        "example.net.",
+    ]
+    for zone in ZONES:
+        wait_for(lambda zone=zone: None not in deployment.serials(zone), f"{zone} back")
+        _served_everywhere(deployment, zone)
+    code, status = deployment.run("status")
+    assert status["converged"] is True, status

@@ -1,43 +1,53 @@
 """One reconcile: a commit turned into zones the primary serves and every
 secondary has transferred, or refused, or rolled back to the last good state.
 
-The steps (README, "How apply works"): read and gate the commit, select the zones whose
-content changed, check them (check/inspect.py), plan serials and safety (model/plan.py),
-write atomically, reload per zone, confirm on the primary by SOA query (not
-by rndc's exit code), confirm every secondary, record state and a git note;
-on a load failure restore the last good files with serials moved forward.
-Returns an `Outcome` value; raises only for trouble with the environment.
-Called by `apply` and `rollback` in cli/main.py, and by the daemon.
+The steps (README, "How apply works"), each a function below: gate the commit, ask
+the primary what it serves (served.py: never guessed), select and check the zones
+(check/inspect.py), take each zone's last good state (the good copy, else what the
+primary serves), plan serials past every serial seen and judge safety with the last
+applied commit's limits (model/plan.py), then write, load and confirm (deploy.py),
+and record state and a git note; on a load failure restore the last good files with
+serials moved forward, never removing a zone that was served before. Zones whose file
+or serial on the primary is not the last good state (an attempt cut short) are
+rewritten too. Returns an `Outcome` value; raises only for trouble with the
+environment. Called by `apply` and `rollback` in cli/main.py, and by the daemon.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from contextlib import nullcontext, suppress
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from pathlib import Path
 
 import git
 import structlog
 
+from reconciler.apply.deploy import Deployer, zone_file
+from reconciler.apply.served import (
+    OnPrimary,
+    Presence,
+    file_serial,
+    filed_zones,
+    included_zones,
+    secondary_serials,
+    served_copy,
+    survey,
+)
 from reconciler.apply.state import State, ZoneState, good_copy, load_state, locked, save_state
 from reconciler.atomic import write_atomic
-from reconciler.bind import probe
-from reconciler.bind.catalog import CATALOG, catalog_zone_text
-from reconciler.bind.conf import primary_include
+from reconciler.bind.catalog import CATALOG
+from reconciler.bind.journal import journal_end
 from reconciler.bind.keys import read_key_file
 from reconciler.bind.namedlog import load_failure_reason
 from reconciler.bind.rndc import Rndc
-from reconciler.bind.tools import checkconf
 from reconciler.check.inspect import Inspection, inspect, zones_touched
 from reconciler.config.host import HostConfig
-from reconciler.config.repo import RepoConfig, Server
-from reconciler.errors import BindError, Problem
+from reconciler.config.repo import RepoConfig
+from reconciler.errors import BindError, ConfigError, Problem
+from reconciler.model.names import checked_zone_name
 from reconciler.model.outcome import Note, Outcome, Status
 from reconciler.model.plan import ALLOW_TRAILER, Plan, make_plan
-from reconciler.model.serial import add, is_newer, next_serial
+from reconciler.model.serial import latest, next_serial
 from reconciler.model.zone import CanonicalZone
 from reconciler.source.repo import add_note, changed_paths, is_ancestor, open_repo, resolve
 from reconciler.source.signatures import verify_signature
@@ -54,11 +64,30 @@ class _Run:
     now: datetime
     log: structlog.stdlib.BoundLogger
     config: RepoConfig | None = None
-    rndc: Rndc | None = None
+    deployer: Deployer | None = None
 
-    def servers(self) -> tuple[Server, tuple[Server, ...]]:
+    @property
+    def deploy(self) -> Deployer:
+        assert self.deployer is not None
+        return self.deployer
+
+    @property
+    def repo_config(self) -> RepoConfig:
         assert self.config is not None
-        return self.config.primary, self.config.secondaries
+        return self.config
+
+
+@dataclass(frozen=True)
+class _Baseline:
+    """Where this attempt starts: what the primary held, and each zone's last good state."""
+
+    on_primary: dict[str, OnPrimary]  # every zone the primary might hold, and the catalog
+    before: frozenset[str]  # zones served before the attempt: a rollback keeps every one
+    removed: frozenset[str]  # zones served before that the commit no longer has
+    vanished: frozenset[str]  # zones only the state remembers: nothing of them is left
+    unsettled: frozenset[str]  # served zones whose file or serial is not the last good state
+    base: dict[str, CanonicalZone]  # the last good content of the zones looked at
+    floors: dict[str, int]  # per zone: a serial the next one must be newer than
 
 
 def apply(
@@ -85,6 +114,42 @@ def apply(
 
 
 def _apply(run: _Run, allow_unsafe: bool, allow_non_descendant: bool) -> Outcome:
+    refusal = _gate(run, allow_non_descendant)
+    if refusal is not None:
+        return refusal
+    run.state = replace(run.state, last_attempted=run.target)
+    save_state(run.host.state_dir, run.state)
+
+    head_all = inspect(run.repo, run.target, only=())
+    run.config = head_all.config
+    on_primary = _ask_primary(run, head_all)
+    wanted = _zones_to_check(run, head_all, on_primary)
+    head = inspect(run.repo, run.target, only=wanted) if wanted else head_all
+    refusal = _validate(run, head)
+    if refusal is not None:
+        return refusal
+    run.config = head.config
+    host = run.host
+    rndc = Rndc(host.rndc_server, host.rndc_port, host.rndc_key_file, conf_dir=host.state_dir)
+    run.deployer = Deployer(run.host, run.config, rndc, run.log, run.state.catalog_serial)
+
+    baseline = _baseline(run, head_all, on_primary, wanted)
+    plan = _plan(run, baseline, head, wanted, allow_unsafe)
+    if plan.verdict == "unsafe":
+        reason = "unsafe: " + "; ".join(plan.unsafe_reasons)
+        return _refuse(run, Status.UNSAFE, reason, plan=plan)
+    repairs = _repairs(run, baseline, plan, head)
+    if not plan.zones and not repairs:
+        run.deploy.ensure_config(set(baseline.before))
+        return _finish(run, plan, {}, set(baseline.vanished), unchanged=True)
+    return _deploy(run, plan, head, baseline, repairs)
+
+
+# --- gate, ask, select, check ------------------------------------------------------------------
+
+
+def _gate(run: _Run, allow_non_descendant: bool) -> Outcome | None:
+    """Refuse a commit that does not descend from the last applied one, or is not signed."""
     last = run.state.last_applied
     if (
         last
@@ -106,52 +171,77 @@ def _apply(run: _Run, allow_unsafe: bool, allow_non_descendant: bool) -> Outcome
         )
         if unsigned:
             return _refuse(run, Status.REFUSED, f"commit {run.target[:12]}: {unsigned}")
-    run.state = replace(run.state, last_attempted=run.target)
-    save_state(run.host.state_dir, run.state)
+    return None
 
-    head_all = inspect(run.repo, run.target, only=())
-    run.config = head_all.config
-    wanted = _zones_to_check(run, head_all)
-    head = inspect(run.repo, run.target, only=wanted) if wanted else head_all
+
+def _ask_primary(run: _Run, head_all: Inspection) -> dict[str, OnPrimary]:
+    """What the primary holds of every zone it might hold, and of the catalog zone.
+
+    Raises BindError (nothing written) when named does not answer.
+    """
+    host = run.host
+    names = (
+        set(run.state.zones)
+        | set(head_all.zone_paths)
+        | included_zones(host.include_file)
+        | filed_zones(host.zone_dir)
+    )
+    files = {name: zone_file(host, name) for name in names if _deployable(name)}
+    files[CATALOG] = zone_file(host, CATALOG)
+    return survey(run.repo_config.primary, files, host.query_timeout)
+
+
+def _deployable(name: str) -> bool:
+    """A zone name deploy can write a file for (check refuses the others, with their line)."""
+    try:
+        checked_zone_name(name)
+    except ConfigError:
+        return False
+    return name != CATALOG
+
+
+def _unsettled(run: _Run, found: OnPrimary | None) -> bool:
+    """The primary does not serve the zone's last good state from its file as it is."""
+    if found is None or not found.in_step:
+        return True
+    recorded = run.state.zones.get(found.zone)
+    return recorded is not None and recorded.serial != found.live
+
+
+def _zones_to_check(run: _Run, head_all: Inspection, on_primary: dict[str, OnPrimary]) -> set[str]:
+    """Zones whose files changed since the last applied commit, any not served yet or not
+    served as last recorded, and any whose last good copy is gone."""
+    everything = set(head_all.zone_paths)
+    last = run.state.last_applied
+    if not last:
+        return everything
+    changed = changed_paths(run.repo, last, run.target)
+    touched = zones_touched(changed, head_all.config.zones_dir)
+    if touched is None:  # a shared file changed
+        return everything
+    missing = {
+        z
+        for z in everything
+        if z not in run.state.zones
+        or not good_copy(run.host.state_dir, z).exists()
+        or _unsettled(run, on_primary.get(z))
+    }
+    return (touched & everything) | missing
+
+
+def _validate(run: _Run, head: Inspection) -> Outcome | None:
+    """Refuse an invalid commit, a zone named like the catalog, a TSIG key the host lacks."""
     if not head.ok:
         first = head.errors[0] if head.errors else None
         return _refuse(run, Status.INVALID, f"invalid: {first}", head.problems)
-    run.config = head.config
-    mismatch = _key_mismatch(run.host, run.config)
+    if CATALOG in head.zone_paths:
+        path = head.zone_paths[CATALOG]
+        reason = f"{path}: {CATALOG} is the reconciler's catalog zone; no zone may take its name"
+        return _refuse(run, Status.INVALID, f"invalid: {reason}", (Problem(path, reason),))
+    mismatch = _key_mismatch(run.host, head.config)
     if mismatch:
         return _refuse(run, Status.INVALID, f"invalid: {mismatch}")
-    run.rndc = Rndc(
-        run.host.rndc_server,
-        run.host.rndc_port,
-        run.host.rndc_key_file,
-        conf_dir=run.host.state_dir,
-    )
-
-    removed = set(run.state.zones) - set(head_all.zone_paths)
-    base = {z: _good(run, z) for z in wanted | removed if good_copy(run.host.state_dir, z).exists()}
-    served = {z: _served(run, z) for z in base}
-    trailer = ALLOW_TRAILER.lower() in head.snapshot.message.lower()
-    plan = make_plan(
-        base,
-        {z: head.zones[z] for z in wanted},
-        base_label=(last or "(nothing)")[:12],
-        head_label=run.target[:12],
-        safety=run.config.safety,
-        scheme=run.config.serial_scheme,
-        now=run.now,
-        served=served,
-        allow_unsafe=allow_unsafe or trailer,
-        problems=head.problems,
-    )
-    if plan.verdict == "unsafe":
-        reason = "unsafe: " + "; ".join(plan.unsafe_reasons)
-        return _refuse(run, Status.UNSAFE, reason, plan=plan)
-    if not plan.zones:
-        if not _config_current(run, set(run.state.zones)):
-            _write_config(run, set(run.state.zones))
-            run.rndc.reconfig()
-        return _finish(run, plan, {}, set(), unchanged=True)
-    return _deploy(run, plan, head)
+    return None
 
 
 def _key_mismatch(host: HostConfig, config: RepoConfig) -> str | None:
@@ -166,253 +256,236 @@ def _key_mismatch(host: HostConfig, config: RepoConfig) -> str | None:
     )
 
 
-def _zones_to_check(run: _Run, head_all: Inspection) -> set[str]:
-    """Zones whose files changed since the last applied commit, and any not served yet."""
-    everything = set(head_all.zone_paths)
-    last = run.state.last_applied
-    if not last:
-        return everything
-    changed = changed_paths(run.repo, last, run.target)
-    touched = zones_touched(changed, head_all.config.zones_dir)
-    if touched is None:  # a shared file changed
-        return everything
-    missing = {
-        z
-        for z in everything
-        if z not in run.state.zones or not good_copy(run.host.state_dir, z).exists()
-    }
-    return (touched & everything) | missing
+# --- the last good state, the plan, the repairs -------------------------------------------------
 
 
-def _good(run: _Run, zone: str) -> CanonicalZone:
-    text = good_copy(run.host.state_dir, zone).read_text(encoding="utf-8")
+def _baseline(
+    run: _Run, head_all: Inspection, on_primary: dict[str, OnPrimary], wanted: set[str]
+) -> _Baseline:
+    """What was served before, each zone's last good content, and the serials to go past."""
+    held = {z for z, found in on_primary.items() if found.presence.configured and z != CATALOG}
+    recorded = set(run.state.zones)
+    unsettled = {z for z in held | recorded if _unsettled(run, on_primary.get(z))}
+    looked_at = wanted | (held | recorded) - set(head_all.zone_paths) | unsettled
+    base = {}
+    for zone in sorted(looked_at & (held | recorded)):
+        copy = _last_good(run, zone, on_primary.get(zone))
+        if copy is not None:
+            base[zone] = copy
+    vanished = recorded - held - set(base) - set(head_all.zone_paths)
+    before = (held | recorded) - vanished
+    return _Baseline(
+        on_primary=on_primary,
+        before=frozenset(before),
+        removed=frozenset(before - set(head_all.zone_paths)),
+        vanished=frozenset(vanished),
+        unsettled=frozenset(unsettled - vanished),
+        base=base,
+        floors=_floors(run, on_primary, looked_at),
+    )
+
+
+def _last_good(run: _Run, zone: str, found: OnPrimary | None) -> CanonicalZone | None:
+    """The zone's last good copy; when it is gone, what the primary serves (by AXFR), else
+    the zone file on disk, written again as the good copy."""
+    path = good_copy(run.host.state_dir, zone)
+    if path.exists():
+        return _read_zone(zone, path.read_text(encoding="utf-8"))
+    if found is not None and found.presence is Presence.SERVED:
+        key = read_key_file(run.host.transfer_key_file)
+        copy = served_copy(run.repo_config.primary, zone, key)
+        source = "AXFR from the primary"
+    elif file_serial(zone_file(run.host, zone)) is not None:
+        copy = _read_zone(zone, zone_file(run.host, zone).read_text(encoding="utf-8"))
+        source = "the zone file on the primary"
+    else:
+        return None
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(path, copy.text())
+    if zone not in run.state.zones:
+        serial = found.live if found is not None and found.live is not None else copy.serial
+        entry = ZoneState(serial, copy.content_hash, run.state.last_applied or "")
+        run.state = replace(run.state, zones={**run.state.zones, zone: entry})
+    run.log.warning("last good copy rebuilt", zone=zone, source=source, stage="plan")
+    return copy
+
+
+def _read_zone(zone: str, text: str) -> CanonicalZone:
     return CanonicalZone(zone, tuple(line for line in text.splitlines() if line))
 
 
-def _served(run: _Run, zone: str) -> int:
-    """The serial the primary serves now; the recorded one when it does not answer."""
-    primary, _ = run.servers()
-    live = probe.soa_serial(primary.address, primary.port, zone, timeout=run.host.query_timeout)
-    recorded = run.state.zones[zone].serial if zone in run.state.zones else None
-    if live is None:
-        return recorded if recorded is not None else 0
-    if recorded is not None and is_newer(recorded, live):
-        return recorded  # a serial was attempted past what is served: never reuse it
-    return live
+def _floors(run: _Run, on_primary: dict[str, OnPrimary], zones: set[str]) -> dict[str, int]:
+    """For each zone, the newest serial anyone may have seen: what the primary serves, its
+    file, the state's record, a removed zone's last serial and, where the primary does not
+    serve the zone, its journal and what the secondaries still serve."""
+    unserved = {
+        z for z in zones if z not in on_primary or on_primary[z].presence is not Presence.SERVED
+    }
+    config = run.repo_config
+    held = secondary_serials(config.secondaries, unserved, run.host.query_timeout)
+    floors = {}
+    for zone in zones:
+        found = on_primary.get(zone)
+        recorded = run.state.zones.get(zone)
+        seen: list[int | None] = [
+            found.live if found else None,
+            found.file if found else None,
+            recorded.serial if recorded else None,
+            run.state.retired.get(zone),
+            *held.get(zone, []),
+        ]
+        if zone in unserved:
+            with suppress(BindError):
+                seen.append(journal_end(zone_file(run.host, zone)))
+        floor = latest(seen)
+        if floor is not None:
+            floors[zone] = floor
+    return floors
 
 
-def _deploy(run: _Run, plan: Plan, head: Inspection) -> Outcome:
+def _plan(
+    run: _Run, baseline: _Baseline, head: Inspection, wanted: set[str], allow_unsafe: bool
+) -> Plan:
+    compared = wanted | baseline.removed
+    config = run.repo_config
+    return make_plan(
+        {z: copy for z, copy in baseline.base.items() if z in compared},
+        {z: head.zones[z] for z in wanted},
+        base_label=(run.state.last_applied or "(nothing)")[:12],
+        head_label=run.target[:12],
+        safety=config.safety,
+        scheme=config.serial_scheme,
+        now=run.now,
+        served=baseline.floors,
+        allow_unsafe=allow_unsafe or ALLOW_TRAILER.lower() in head.snapshot.message.lower(),
+        problems=head.problems,
+    )
+
+
+def _repairs(
+    run: _Run, baseline: _Baseline, plan: Plan, head: Inspection
+) -> dict[str, CanonicalZone]:
+    """Unsettled zones the plan leaves alone: their content again, with a serial past all."""
+    planned = {z.zone for z in plan.zones}
+    repairs = {}
+    for zone in sorted(baseline.unsettled - planned - baseline.removed):
+        content = head.zones.get(zone)
+        if content is None:
+            continue
+        floor = baseline.floors.get(zone)
+        serial = (
+            next_serial(floor, run.repo_config.serial_scheme, run.now)
+            if floor is not None
+            else content.serial
+        )
+        repairs[zone] = content.with_serial(serial)
+        found = baseline.on_primary.get(zone)
+        run.log.warning(
+            "zone to be written again",
+            zone=zone,
+            named=found.presence.value if found else None,
+            serving=found.live if found else None,
+            file_serial=found.file if found else None,
+            stage="plan",
+        )
+    return repairs
+
+
+# --- deploy, roll back, record -------------------------------------------------------------------
+
+
+def _deploy(
+    run: _Run,
+    plan: Plan,
+    head: Inspection,
+    baseline: _Baseline,
+    repairs: dict[str, CanonicalZone],
+) -> Outcome:
     zones = {
         z.zone: head.zones[z.zone].with_serial(z.serial_after)
         for z in plan.zones
         if z.serial_after is not None
-    }
+    } | repairs
     removed = {z.zone for z in plan.zones if z.action == "remove"}
-    added = {z.zone for z in plan.zones if z.action == "add"}
-    offset = _log_offset(run.host)
-    _write(run, zones, removed, reconfigure=bool(added or removed))
-    failed = _confirm_primary(run, zones, offset)
+    added = {z.zone for z in plan.zones if z.action == "add"} - baseline.before
+    members = (set(baseline.before) | set(zones)) - removed
+    offset = run.deploy.log_offset()
+    run.deploy.write(zones, members, added, removed, added | _unheld(baseline, zones))
+    failed = run.deploy.confirm_primary({z: c.serial for z, c in zones.items()}, offset)
     if failed:
         reason = _failure_reason(run, failed, offset)
-        return _rollback(run, plan, zones, reason)
-    lagging = _confirm_secondaries(run, {z: c.serial for z, c in zones.items()})
-    return _finish(run, plan, zones, removed, lagging=lagging)
+        return _rollback(run, plan, baseline, {z: c.serial for z, c in zones.items()}, reason)
+    lagging = run.deploy.confirm_secondaries({z: c.serial for z, c in zones.items()})
+    return _finish(run, plan, zones, removed | baseline.vanished, lagging=lagging)
 
 
-def _write(
-    run: _Run, zones: dict[str, CanonicalZone], removed: set[str], reconfigure: bool
-) -> None:
-    host = run.host
-    host.zone_dir.mkdir(parents=True, exist_ok=True)
-    for name, zone in sorted(zones.items()):
-        write_atomic(_zone_file(host, name), zone.text())
-        run.log.info("zone written", zone=name, serial=zone.serial, stage="write")
-    assert run.rndc is not None
-    if reconfigure:
-        members = (set(run.state.zones) | set(zones)) - removed
-        _write_config(run, members)
-        run.rndc.reconfig()
-        run.rndc.reload(CATALOG)
-        for name in removed:
-            _zone_file(host, name).unlink(missing_ok=True)
-    for name in sorted(set(zones) & set(run.state.zones)):
-        run.rndc.reload(name)
-        run.log.info("zone reload requested", zone=name, stage="reload")
-
-
-def _include_text(run: _Run, members: set[str]) -> str:
-    host, (_, secondaries) = run.host, run.servers()
-    assert run.config is not None
-    return primary_include(
-        {z: _zone_file(host, z) for z in sorted(members)},
-        secondaries,
-        run.config.tsig_key or "transfer-key",
-        host.zone_dir / f"{CATALOG}.zone",
-        host.transfer_key_file if host.include_key else None,
-    )
-
-
-def _config_current(run: _Run, members: set[str]) -> bool:
-    try:
-        return run.host.include_file.read_text(encoding="utf-8") == _include_text(run, members)
-    except OSError:
-        return False
-
-
-def _write_config(run: _Run, members: set[str]) -> None:
-    """The catalog zone (serial moved on) and the primary's include, checked before use."""
-    host, (primary, _) = run.host, run.servers()
-    live = probe.soa_serial(primary.address, primary.port, CATALOG, timeout=host.query_timeout)
-    current = run.state.catalog_serial
-    if live is not None and is_newer(live, current):
-        current = live
-    serial = add(current, 1)
-    run.state = replace(run.state, catalog_serial=serial)
-    write_atomic(host.zone_dir / f"{CATALOG}.zone", catalog_zone_text(sorted(members), serial))
-    try:
-        previous: str | None = host.include_file.read_text(encoding="utf-8")
-    except OSError:
-        previous = None
-    write_atomic(host.include_file, _include_text(run, members))
-    # The include stands alone as a config when it includes the key it names.
-    checked = host.named_conf or (host.include_file if host.include_key else None)
-    complaints = checkconf(checked) if checked else []
-    if complaints:
-        if previous is not None:
-            write_atomic(host.include_file, previous)
-        raise BindError(f"{checked}: " + "; ".join(complaints))
-
-
-def _zone_file(host: HostConfig, zone: str) -> Path:
-    return host.zone_dir / f"{zone}.zone"
-
-
-def _confirm_primary(run: _Run, zones: dict[str, CanonicalZone], offset: int = 0) -> list[str]:
-    """Zones the primary does not serve at the new serial by the deadline.
-
-    Gives up on a zone at once when named's log (after byte `offset`) says it refused it.
-    """
-    primary, _ = run.servers()
-    failed = []
-    end = time.monotonic() + run.host.primary_deadline
-    for name, zone in sorted(zones.items()):
-        while True:
-            seen = probe.soa_serial(
-                primary.address, primary.port, name, timeout=run.host.query_timeout
-            )
-            if seen == zone.serial:
-                break
-            refused = (
-                run.host.log_file is not None
-                and load_failure_reason(run.host.log_file, name, offset) is not None
-            )
-            if refused or time.monotonic() >= end:
-                failed.append(name)
-                run.log.warning(
-                    "primary did not load the zone",
-                    zone=name,
-                    want=zone.serial,
-                    serving=seen,
-                    stage="confirm",
-                )
-                break
-            time.sleep(0.1)
-    return failed
-
-
-def _confirm_secondaries(run: _Run, serials: dict[str, int]) -> tuple[str, ...]:
-    """Every secondary must serve each serial before the deadline; NOTIFY again halfway."""
-    _, secondaries = run.servers()
-    assert run.rndc is not None
-    rndc = run.rndc
-    end = time.monotonic() + run.host.deadline
-    lagging = []
-    for server in secondaries:
-        for name, serial in sorted(serials.items()):
-            nudge: Callable[[], None] = lambda name=name: _notify(rndc, name)  # noqa: E731
-            seen = probe.wait_for_serial(
-                server.address,
-                server.port,
-                name,
-                serial,
-                max(end - time.monotonic(), 0.2),
-                halfway=nudge,
-            )
-            if seen is None or (seen != serial and not is_newer(seen, serial)):
-                lagging.append(f"{server.name}: {name} serves {seen} (want {serial})")
-                run.log.warning(
-                    "secondary lags",
-                    zone=name,
-                    server=server.name,
-                    want=serial,
-                    serving=seen,
-                    stage="confirm",
-                )
-    return tuple(lagging)
-
-
-def _notify(rndc: Rndc, zone: str) -> None:
-    with suppress(BindError):  # the deadline decides; a failed nudge is not a failure
-        rndc.notify(zone)
-
-
-def _log_offset(host: HostConfig) -> int:
-    try:
-        return host.log_file.stat().st_size if host.log_file else 0
-    except OSError:
-        return 0
+def _unheld(baseline: _Baseline, zones: dict[str, CanonicalZone]) -> set[str]:
+    """Zones named does not hold now (not loaded, or not configured): nobody has their journal."""
+    return {
+        z
+        for z in zones
+        if z not in baseline.on_primary or baseline.on_primary[z].presence is not Presence.SERVED
+    }
 
 
 def _failure_reason(run: _Run, failed: list[str], offset: int) -> str:
     reasons = []
     for zone in failed:
         why = load_failure_reason(run.host.log_file, zone, offset) if run.host.log_file else None
-        if why is None and run.rndc is not None:
+        if why is None:
             try:
-                why = run.rndc.zonestatus(zone).splitlines()[0]
+                why = run.deploy.rndc.zonestatus(zone).splitlines()[0]
             except (BindError, IndexError):
                 why = None
         reasons.append(f"{zone}: named did not load it" + (f" ({why})" if why else ""))
     return "; ".join(reasons)
 
 
-def _rollback(run: _Run, plan: Plan, attempted: dict[str, CanonicalZone], reason: str) -> Outcome:
-    """Serve the last good files again, every serial moved past the attempted one."""
+def _rollback(
+    run: _Run, plan: Plan, baseline: _Baseline, attempted: dict[str, int], reason: str
+) -> Outcome:
+    """Serve the last good files again, every serial moved past the attempted one; remove
+    only the zones this attempt added, never one that was served before."""
     run.log.error("rolling back", reason=reason, stage="rollback")
+    dropped = {z.zone for z in plan.zones if z.action == "remove"}
     restored: dict[str, CanonicalZone] = {}
-    for zone_plan in plan.zones:
-        name = zone_plan.zone
-        if not good_copy(run.host.state_dir, name).exists():
+    for name in sorted(set(attempted) | dropped):
+        base = baseline.base.get(name)
+        if base is None:
             continue
-        tried = attempted[name].serial if name in attempted else run.state.zones[name].serial
-        serial = next_serial(
-            tried, run.config.serial_scheme if run.config else "increment", run.now
-        )
-        restored[name] = _good(run, name).with_serial(serial)
-    new = {z.zone for z in plan.zones if z.action == "add"}
-    removed = {z.zone for z in plan.zones if z.action == "remove"}
-    offset = _log_offset(run.host)
-    _write(run, restored, new, reconfigure=bool(new or removed))
-    for name in new:
-        _zone_file(run.host, name).unlink(missing_ok=True)
-    _confirm_primary(run, restored, offset)
-    lagging = _confirm_secondaries(run, {z: c.serial for z, c in restored.items()})
+        past = latest([attempted.get(name), baseline.floors.get(name)])
+        scheme = run.repo_config.serial_scheme
+        serial = next_serial(past, scheme, run.now) if past is not None else base.serial
+        restored[name] = base.with_serial(serial)
+    new = {z.zone for z in plan.zones if z.action == "add"} - baseline.before
+    readded = dropped & set(restored)
+    offset = run.deploy.log_offset()
+    run.deploy.write(
+        restored, set(baseline.before), readded, new, readded | _unheld(baseline, restored)
+    )
+    run.deploy.confirm_primary({n: z.serial for n, z in restored.items()}, offset)
+    lagging = run.deploy.confirm_secondaries({n: z.serial for n, z in restored.items()})
     zones = dict(run.state.zones)
     for name, zone in restored.items():
-        zones[name] = replace(zones[name], serial=zone.serial)
+        if name in zones:
+            zones[name] = replace(zones[name], serial=zone.serial)
+        else:
+            zones[name] = ZoneState(zone.serial, zone.content_hash, run.state.last_applied or "")
     run.state = replace(
         run.state,
         zones=zones,
+        catalog_serial=run.deploy.catalog_serial,
         lagging=lagging,
         last_failure={"commit": run.target, "reason": reason},
     )
     save_state(run.host.state_dir, run.state)
-    _note(run, Status.ROLLED_BACK, reason, {n: z.serial for n, z in restored.items()}, lagging)
+    served = {n: z.serial for n, z in restored.items()}
+    _note(run, Status.ROLLED_BACK, reason, served, lagging)
     return Outcome(
         Status.ROLLED_BACK,
         run.target,
         plan,
-        {n: z.serial for n, z in restored.items()},
+        served,
         lagging,
         f"commit {run.target[:12]} rolled back: {reason}",
     )
@@ -431,22 +504,27 @@ def _finish(
         # A secondary that was down loads its old copy and may wait a whole SOA
         # refresh interval: NOTIFY again now rather than halfway to the deadline.
         recheck = {z: run.state.zones[z].serial for z in run.state.zones}
-        assert run.rndc is not None
         for name in recheck:
-            _notify(run.rndc, name)
-        lagging = _confirm_secondaries(run, recheck)
+            run.deploy.notify(name)
+        lagging = run.deploy.confirm_secondaries(recheck)
     states = dict(run.state.zones)
+    retired = dict(run.state.retired)
     for name, zone in zones.items():
         good = good_copy(run.host.state_dir, name)
         good.parent.mkdir(parents=True, exist_ok=True)
         write_atomic(good, zone.text())
         states[name] = ZoneState(zone.serial, zone.content_hash, run.target)
+        retired.pop(name, None)
     for name in removed:
-        states.pop(name, None)
+        gone = states.pop(name, None)
+        if gone is not None:
+            retired[name] = gone.serial
         good_copy(run.host.state_dir, name).unlink(missing_ok=True)
     run.state = replace(
         run.state,
         zones=states,
+        retired=retired,
+        catalog_serial=run.deploy.catalog_serial,
         last_applied=run.target,
         lagging=lagging,
         last_failure=None if not lagging else run.state.last_failure,

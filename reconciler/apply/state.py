@@ -2,8 +2,10 @@
 
 `state.json` (written atomically) holds the last attempted and last applied
 commit, per zone the served serial, content hash and commit, the catalog
-zone's serial, the secondaries that lagged and the last failure. `good/`
-holds the last good copy of each served zone file, for rollback. `lock`
+zone's serial, the last serial of each removed zone (a zone added again
+starts past it), the secondaries that lagged and the last failure. `good/`
+holds the last good copy of each served zone file, for rollback; what is lost
+of both is rebuilt from what the primary serves (apply/served.py). `lock`
 makes sure one reconciler at a time works on a state folder. Called by the
 reconcile step, status and the daemon.
 
@@ -20,7 +22,7 @@ import os
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from reconciler.atomic import write_atomic
@@ -51,12 +53,10 @@ class State:
     catalog_serial: int = 1
     lagging: tuple[str, ...] = ()
     last_failure: dict[str, str] | None = None
+    retired: dict[str, int] = field(default_factory=dict)  # removed zone -> its last serial
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
-
-    def with_zones(self, zones: dict[str, ZoneState]) -> State:
-        return replace(self, zones=zones)
 
 
 def state_file(folder: Path) -> Path:
@@ -183,6 +183,13 @@ def _failure(name: str, value: object, wrong: list[str]) -> dict[str, str] | Non
     return None
 
 
+def _retired(name: str, value: object, wrong: list[str]) -> dict[str, int]:
+    if not isinstance(value, dict):
+        wrong.append(f"{name} is {_kind(value)}, not an object")
+        return {}
+    return {zone: _serial(f"{name}.{zone}", serial, wrong) for zone, serial in value.items()}
+
+
 _FIELDS: dict[str, Callable[[str, object, list[str]], object]] = {  # one per field of State
     "last_attempted": _commit,
     "last_applied": _commit,
@@ -190,6 +197,7 @@ _FIELDS: dict[str, Callable[[str, object, list[str]], object]] = {  # one per fi
     "catalog_serial": _serial,
     "lagging": _lagging,
     "last_failure": _failure,
+    "retired": _retired,
 }
 
 

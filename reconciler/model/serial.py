@@ -13,6 +13,7 @@ the comparison undefined.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Literal, get_args
 
@@ -68,6 +69,22 @@ def is_newer(candidate: int, current: int) -> bool:
     _check_serial(candidate, "candidate")
     _check_serial(current, "current")
     return 1 <= _distance(current, candidate) <= MAX_STEP
+
+
+def latest(serials: Iterable[int | None]) -> int | None:
+    """The newest of `serials` under RFC 1982 (None values skipped); None when there is none.
+
+    A serial whose order against the newest so far is undefined (exactly 2**31 apart) does
+    not replace it: the first of the two is kept.
+    """
+    best: int | None = None
+    for serial in serials:
+        if serial is None:
+            continue
+        _check_serial(serial)
+        if best is None or is_newer(serial, best):
+            best = serial
+    return best
 
 
 def add(serial: int, step: int) -> int:

@@ -1,0 +1,250 @@
+"""Writing to the primary and confirming what the servers serve.
+
+`Deployer` holds what one reconcile needs to change the primary: it writes zone files
+atomically (setting aside a journal named no longer holds first), keeps the generated
+include and the catalog zone the reconciler's own (regenerated from the member zones and
+verified by their own content before every load, never trusted from disk), reloads,
+and confirms by SOA query on the primary and on every secondary. When rndc fails after a
+write, no zone file is left newer than its journal. Called by the reconcile step.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Collection, Mapping
+from contextlib import suppress
+from dataclasses import dataclass
+from pathlib import Path
+
+import structlog
+
+from reconciler.apply.served import OnPrimary, Presence, survey
+from reconciler.atomic import write_atomic
+from reconciler.bind import probe
+from reconciler.bind.catalog import CATALOG, catalog_zone_text
+from reconciler.bind.conf import primary_include
+from reconciler.bind.journal import discard_journal, journal_end, journal_fits
+from reconciler.bind.namedlog import load_failure_reason
+from reconciler.bind.rndc import Rndc
+from reconciler.bind.tools import checkconf
+from reconciler.config.host import HostConfig
+from reconciler.config.repo import RepoConfig
+from reconciler.errors import BindError
+from reconciler.model.serial import add, is_newer, latest
+from reconciler.model.zone import CanonicalZone
+
+DEFAULT_KEY_NAME = "transfer-key"
+
+
+def zone_file(host: HostConfig, zone: str) -> Path:
+    """Where the primary's file of `zone` is (the catalog zone's too)."""
+    return host.zone_dir / f"{zone}.zone"
+
+
+@dataclass
+class Deployer:
+    """The primary as one reconcile changes it; `catalog_serial` is the last one written."""
+
+    host: HostConfig
+    config: RepoConfig
+    rndc: Rndc
+    log: structlog.stdlib.BoundLogger
+    catalog_serial: int
+
+    # --- zone files -----------------------------------------------------------------------
+
+    def write(
+        self,
+        zones: Mapping[str, CanonicalZone],
+        members: set[str],
+        added: Collection[str] = (),
+        removed: Collection[str] = (),
+        fresh: Collection[str] = (),
+    ) -> None:
+        """Write `zones`, make the include and catalog list `members`, and load it all.
+
+        `added` zones are loaded by `rndc reconfig` (the others by `rndc reload ZONE`);
+        `removed` zones' files and journals go once named has dropped them; `fresh` zones
+        are not held by named (added, or not loaded), so their old journals go first.
+        """
+        self.host.zone_dir.mkdir(parents=True, exist_ok=True)
+        for name, zone in sorted(zones.items()):
+            path = zone_file(self.host, name)
+            if name in fresh:
+                self._set_aside(path, name, "named does not hold the zone")
+            write_atomic(path, zone.text())
+            self.log.info("zone written", zone=name, serial=zone.serial, stage="write")
+        try:
+            if added or removed:
+                self.configure(members)
+            else:
+                self.ensure_config(members)
+            for name in sorted(removed):
+                path = zone_file(self.host, name)
+                path.unlink(missing_ok=True)
+                discard_journal(path)
+                self.log.info("zone removed", zone=name, stage="write")
+            for name in sorted(set(zones) - set(added)):
+                self.rndc.reload(name)
+                self.log.info("zone reload requested", zone=name, stage="reload")
+        except BindError:
+            # named may be down (then nobody holds these journals) or out of rndc's reach:
+            # either way no zone file is left newer than its journal for named to trip on.
+            for name, zone in zones.items():
+                path = zone_file(self.host, name)
+                if not journal_fits(path, zone.serial):
+                    self._set_aside(path, name, "rndc failed after the zone was written")
+            raise
+
+    def _set_aside(self, path: Path, zone: str, why: str) -> None:
+        gone = discard_journal(path)
+        if gone:
+            self.log.warning("journal set aside", zone=zone, files=gone, why=why, stage="write")
+
+    # --- the include and the catalog zone ---------------------------------------------------
+
+    def include_text(self, members: set[str]) -> str:
+        secondaries = self.config.secondaries
+        return primary_include(
+            {z: zone_file(self.host, z) for z in sorted(members)},
+            secondaries,
+            self.config.tsig_key or DEFAULT_KEY_NAME,
+            zone_file(self.host, CATALOG),
+            self.host.transfer_key_file if self.host.include_key else None,
+        )
+
+    def catalog_now(self) -> OnPrimary:
+        """The catalog zone on the primary and on disk, asked now."""
+        primary = self.config.primary
+        files = {CATALOG: zone_file(self.host, CATALOG)}
+        return survey(primary, files, self.host.query_timeout)[CATALOG]
+
+    def ensure_config(self, members: set[str]) -> None:
+        """Rewrite and load the include and the catalog unless both are exactly what
+        `members` make and named serves the catalog from its file as it is."""
+        catalog = self.catalog_now()
+        try:
+            written = zone_file(self.host, CATALOG).read_text(encoding="utf-8")
+            include = self.host.include_file.read_text(encoding="utf-8")
+        except OSError:
+            written = include = None
+        expected = (
+            catalog_zone_text(sorted(members), catalog.file) if catalog.file is not None else None
+        )
+        if catalog.in_step and written == expected and include == self.include_text(members):
+            return
+        self.log.warning(
+            "catalog zone or include not as generated: regenerating",
+            catalog=catalog.presence.value,
+            serving=catalog.live,
+            file_serial=catalog.file,
+            stage="write",
+        )
+        self.configure(members, catalog)
+
+    def configure(self, members: set[str], catalog: OnPrimary | None = None) -> None:
+        """Write the catalog (serial past every one seen) and the include, check the include,
+        `rndc reconfig`, reload the catalog, and confirm the primary serves it."""
+        catalog = catalog or self.catalog_now()
+        path = zone_file(self.host, CATALOG)
+        floors = [catalog.live, catalog.file, self.catalog_serial]
+        if catalog.presence is not Presence.SERVED:
+            with suppress(BindError):
+                floors.append(journal_end(path))
+            self._set_aside(path, CATALOG, "named does not hold the catalog zone")
+        serial = add(latest(floors) or 0, 1)
+        self._write_include(members)
+        write_atomic(path, catalog_zone_text(sorted(members), serial))
+        self.catalog_serial = serial
+        offset = self.log_offset()
+        self.rndc.reconfig()
+        self.rndc.reload(CATALOG)
+        if self.confirm_primary({CATALOG: serial}, offset):
+            raise BindError(f"the primary does not serve the catalog zone {CATALOG} at {serial}")
+
+    def _write_include(self, members: set[str]) -> None:
+        host = self.host
+        try:
+            previous: str | None = host.include_file.read_text(encoding="utf-8")
+        except OSError:
+            previous = None
+        write_atomic(host.include_file, self.include_text(members))
+        # The include stands alone as a config when it includes the key it names.
+        checked = host.named_conf or (host.include_file if host.include_key else None)
+        complaints = checkconf(checked) if checked else []
+        if complaints:
+            if previous is not None:
+                write_atomic(host.include_file, previous)
+            raise BindError(f"{checked}: " + "; ".join(complaints))
+
+    # --- confirming ---------------------------------------------------------------------------
+
+    def confirm_primary(self, serials: Mapping[str, int], offset: int) -> list[str]:
+        """Zones the primary does not serve at their new serial by the deadline.
+
+        Gives up on a zone at once when named's log (after byte `offset`) says it refused it.
+        """
+        primary = self.config.primary
+        failed = []
+        end = time.monotonic() + self.host.primary_deadline
+        for name, serial in sorted(serials.items()):
+            while True:
+                seen = probe.soa_serial(
+                    primary.address, primary.port, name, timeout=self.host.query_timeout
+                )
+                if seen == serial:
+                    break
+                refused = (
+                    self.host.log_file is not None
+                    and load_failure_reason(self.host.log_file, name, offset) is not None
+                )
+                if refused or time.monotonic() >= end:
+                    failed.append(name)
+                    self.log.warning(
+                        "primary did not load the zone",
+                        zone=name,
+                        want=serial,
+                        serving=seen,
+                        stage="confirm",
+                    )
+                    break
+                time.sleep(0.1)
+        return failed
+
+    def confirm_secondaries(self, serials: Mapping[str, int]) -> tuple[str, ...]:
+        """Every secondary must serve each serial before the deadline; NOTIFY again halfway."""
+        end = time.monotonic() + self.host.deadline
+        lagging = []
+        for server in self.config.secondaries:
+            for name, serial in sorted(serials.items()):
+                nudge: Callable[[], None] = lambda name=name: self.notify(name)  # noqa: E731
+                seen = probe.wait_for_serial(
+                    server.address,
+                    server.port,
+                    name,
+                    serial,
+                    max(end - time.monotonic(), 0.2),
+                    halfway=nudge,
+                )
+                if seen is None or (seen != serial and not is_newer(seen, serial)):
+                    lagging.append(f"{server.name}: {name} serves {seen} (want {serial})")
+                    self.log.warning(
+                        "secondary lags",
+                        zone=name,
+                        server=server.name,
+                        want=serial,
+                        serving=seen,
+                        stage="confirm",
+                    )
+        return tuple(lagging)
+
+    def notify(self, zone: str) -> None:
+        with suppress(BindError):  # the deadline decides; a failed nudge is not a failure
+            self.rndc.notify(zone)
+
+    def log_offset(self) -> int:
+        """named's log size now: what a reload logs comes after it."""
+        try:
+            return self.host.log_file.stat().st_size if self.host.log_file else 0
+        except OSError:
+            return 0

@@ -1,0 +1,176 @@
+"""What the primary serves now: asked, never guessed.
+
+Before a reconcile plans anything it asks the primary, by SOA query, about every zone it
+might hold (the state's, the commit's, the generated include's, the files in the zone
+folder) and the catalog: served (with which serial), configured but not loaded, or absent.
+When named does not answer, nothing is planned or written (a temporary failure); what it
+cannot hold then (a journal that no longer fits its zone file) is set aside first, so that
+named starts cleanly. A zone the primary serves whose last good copy is gone is fetched
+back by AXFR (TSIG-signed) in BIND's canonical form. Called by the reconcile step.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+
+from reconciler.bind import probe
+from reconciler.bind.journal import discard_journal, has_journal, journal_fits
+from reconciler.bind.keys import Key
+from reconciler.bind.tools import canonical_dump
+from reconciler.config.repo import Server
+from reconciler.errors import BindError, ConfigError
+from reconciler.model.names import checked_zone_name
+from reconciler.model.zone import CanonicalZone
+
+TRIES = 3  # an unanswered SOA query is asked again before named counts as not answering
+AXFR_TIMEOUT = 120.0
+_WORKERS = 16
+_INCLUDED_ZONE = re.compile(r'^zone "([^"]+)"', re.MULTILINE)
+
+
+class Presence(Enum):
+    """Whether the primary's named holds a zone."""
+
+    SERVED = "served"  # it answers with the zone's SOA, with authority
+    UNLOADED = "unloaded"  # configured, but not loaded (SERVFAIL): a load failed
+    ABSENT = "absent"  # not configured (REFUSED, or an answer from another zone)
+
+    @property
+    def configured(self) -> bool:
+        return self is not Presence.ABSENT
+
+
+@dataclass(frozen=True)
+class OnPrimary:
+    """One zone on the primary: what named holds and what the zone file on disk says."""
+
+    zone: str
+    presence: Presence
+    live: int | None  # the serial named serves (None unless served)
+    file: int | None  # the SOA serial in the zone file on disk (None: no file, or no SOA)
+
+    @property
+    def in_step(self) -> bool:
+        """named serves the zone from its file as the file is now."""
+        return self.presence is Presence.SERVED and self.file == self.live
+
+
+def file_serial(path: Path) -> int | None:
+    """The SOA serial of a zone file the reconciler wrote (one record per line)."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            for line in handle:
+                tokens = line.split(";", 1)[0].split()
+                if "SOA" in tokens[:4]:
+                    at = tokens.index("SOA") + 3
+                    value = tokens[at] if at < len(tokens) else ""
+                    return int(value) if value.isdigit() and int(value) < 2**32 else None
+    except OSError:
+        return None
+    return None
+
+
+def included_zones(include_file: Path) -> set[str]:
+    """The zones named in the generated include (the catalog zone among them)."""
+    try:
+        text = include_file.read_text(encoding="utf-8")
+    except OSError:
+        return set()
+    return set(_valid(_INCLUDED_ZONE.findall(text)))
+
+
+def filed_zones(zone_dir: Path) -> set[str]:
+    """The zones that have a file `ZONE.zone` in the zone folder."""
+    try:
+        names = [p.name[: -len(".zone")] for p in zone_dir.iterdir() if p.name.endswith(".zone")]
+    except OSError:
+        return set()
+    return set(_valid(names))
+
+
+def _valid(names: Iterable[str]) -> Iterable[str]:
+    for name in names:
+        try:
+            yield checked_zone_name(name).lower()
+        except ConfigError:
+            continue
+
+
+def _presence(primary: Server, zone: str, timeout: float) -> tuple[Presence, int | None] | None:
+    for _ in range(TRIES):
+        answer = probe.query(primary.address, primary.port, zone, "SOA", timeout=timeout)
+        if answer is None:
+            continue
+        soa = answer.records("answer", zone, "SOA")
+        if answer.rcode == "NOERROR" and answer.aa and soa:
+            return Presence.SERVED, int(soa[0].data.split()[2])
+        if answer.rcode == "SERVFAIL":
+            return Presence.UNLOADED, None
+        return Presence.ABSENT, None
+    return None
+
+
+def survey(primary: Server, files: Mapping[str, Path], timeout: float) -> dict[str, OnPrimary]:
+    """Ask the primary about each zone of `files` (zone -> its file on disk), in parallel.
+
+    Raises BindError, after setting aside every journal that no longer fits its zone file
+    (named is not answering, so it holds none), when named does not answer at all.
+    """
+    zones = sorted(files)
+    with ThreadPoolExecutor(max_workers=_WORKERS) as pool:
+        answers = list(pool.map(lambda zone: _presence(primary, zone, timeout), zones))
+    silent = [zone for zone, answer in zip(zones, answers, strict=True) if answer is None]
+    if silent:
+        set_aside_stale_journals(files.values())
+        raise BindError(
+            f"named does not answer on the primary ({primary.address} port {primary.port}) "
+            f"for {silent[0]}: nothing was written; trying again later"
+        )
+    found = {}
+    for zone, answer in zip(zones, answers, strict=True):
+        assert answer is not None
+        found[zone] = OnPrimary(zone, answer[0], answer[1], file_serial(files[zone]))
+    return found
+
+
+def set_aside_stale_journals(zone_files: Iterable[Path]) -> list[str]:
+    """Remove each journal that does not end at its zone file's serial; the files removed.
+
+    Only while named does not hold these zones (down, or the zones unloaded): named would
+    refuse such a zone at its next start ("journal out of sync with zone").
+    """
+    removed: list[str] = []
+    for zone_file in zone_files:
+        if has_journal(zone_file) and not journal_fits(zone_file, file_serial(zone_file)):
+            removed += discard_journal(zone_file)
+    return removed
+
+
+def secondary_serials(
+    secondaries: Iterable[Server], zones: Iterable[str], timeout: float
+) -> dict[str, list[int]]:
+    """The serials the secondaries still serve for `zones` (those that answer), in parallel."""
+    asks = [(zone, server) for zone in sorted(set(zones)) for server in secondaries]
+    with ThreadPoolExecutor(max_workers=_WORKERS) as pool:
+        answers = list(
+            pool.map(
+                lambda ask: probe.soa_serial(ask[1].address, ask[1].port, ask[0], timeout),
+                asks,
+            )
+        )
+    found: dict[str, list[int]] = {}
+    for (zone, _), serial in zip(asks, answers, strict=True):
+        if serial is not None:
+            found.setdefault(zone, []).append(serial)
+    return found
+
+
+def served_copy(primary: Server, zone: str, key: Key) -> CanonicalZone:
+    """The zone as the primary serves it, by TSIG-signed AXFR, in BIND's canonical form."""
+    records = probe.axfr(primary.address, primary.port, zone, key, timeout=AXFR_TIMEOUT)
+    return CanonicalZone(zone, canonical_dump(zone, "\n".join(records) + "\n"))
