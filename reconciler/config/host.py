@@ -143,14 +143,18 @@ def parse_host_config(text: str, file: str, base: Path) -> HostConfig:
         raise ValidationError([syntax_problem(file, exc)]) from None
     problems: list[Problem] = []
     for table, values in data.items():
-        if table not in _SCHEMA or not isinstance(values, dict):
+        if table not in _SCHEMA:
             problems.append(
                 Problem(file, f"unknown table or key '{table}'", line=table_line(text, table))
             )
-            continue
-        problems += check_types(text, file, table, values, _SCHEMA[table])
+        elif not isinstance(values, dict):
+            problems.append(Problem(file, f"[{table}] must be a table", table_line(text, table)))
+        else:
+            problems += check_types(text, file, table, values, _SCHEMA[table])
+            if table != "host":  # [host] has rules of its own (_host_values)
+                problems += _durations(text, file, table, values)
     for table, key in _REQUIRED:
-        if key not in data.get(table, {}):
+        if isinstance(data.get(table, {}), dict) and key not in data.get(table, {}):
             problems.append(Problem(file, f"[{table}] needs '{key}'"))
     host_table = data.get("host", {})
     if isinstance(host_table, dict) and not problems:
@@ -196,6 +200,18 @@ def parse_host_config(text: str, file: str, base: Path) -> HostConfig:
         backoff_max=float(daemon.get("backoff_max", 60.0)),
         host=_host_settings(data.get("host", {}), base),
     )
+
+
+def _durations(text: str, file: str, table: str, values: dict[str, Any]) -> list[Problem]:
+    """Seconds are never negative (numbers of the wrong type are check_types' to say)."""
+    return [
+        Problem(file, f"[{table}] {key} must not be negative", key_line(text, table, key))
+        for key, value in values.items()
+        if _SCHEMA[table].get(key) == (int, float)
+        and isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and value < 0
+    ]
 
 
 def _host_values(text: str, file: str, table: dict[str, Any]) -> list[Problem]:

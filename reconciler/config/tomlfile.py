@@ -7,6 +7,7 @@ table or key so that every problem names file and line. Shared by repo.py
 
 from __future__ import annotations
 
+import math
 import re
 import tomllib
 from collections.abc import Callable
@@ -104,12 +105,13 @@ def check_types(
             continue
         expected = schema[key]
         wants_bool = bool in (expected if isinstance(expected, tuple) else (expected,))
+        wrong = None
         if (isinstance(value, bool) and not wants_bool) or not isinstance(value, expected):
-            problems.append(
-                Problem(
-                    file,
-                    f"[{table}] {key} must be {type_name(expected)}, got {type(value).__name__}",
-                    line=key_line(text, table, key),
-                )
-            )
+            wrong = f"must be {type_name(expected)}, got {type(value).__name__}"
+        elif isinstance(value, float) and not math.isfinite(value):
+            wrong = f"must be a finite number, got {value}"
+        elif isinstance(value, str) and "\x00" in value:
+            wrong = "must not contain a NUL character"
+        if wrong:
+            problems.append(Problem(file, f"[{table}] {key} {wrong}", key_line(text, table, key)))
     return problems
