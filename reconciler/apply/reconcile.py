@@ -43,8 +43,8 @@ from reconciler.bind.rndc import Rndc
 from reconciler.check.inspect import Inspection, inspect, zones_touched
 from reconciler.config.host import HostConfig
 from reconciler.config.repo import RepoConfig
-from reconciler.errors import BindError, ConfigError, Problem
-from reconciler.model.names import checked_zone_name
+from reconciler.errors import BindError, Problem
+from reconciler.model.names import zone_name_problem
 from reconciler.model.outcome import Note, Outcome, Status
 from reconciler.model.plan import ALLOW_TRAILER, Plan, make_plan
 from reconciler.model.serial import latest, next_serial
@@ -193,11 +193,7 @@ def _ask_primary(run: _Run, head_all: Inspection) -> dict[str, OnPrimary]:
 
 def _deployable(name: str) -> bool:
     """A zone name deploy can write a file for (check refuses the others, with their line)."""
-    try:
-        checked_zone_name(name)
-    except ConfigError:
-        return False
-    return name != CATALOG
+    return zone_name_problem(name) is None  # the one rule: model/names.py
 
 
 def _unsettled(run: _Run, found: OnPrimary | None) -> bool:
