@@ -21,11 +21,13 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 from reconciler.apply import reconcile
 from reconciler.bind import probe
 from reconciler.bind.catalog import CATALOG, catalog_zone_text
 from reconciler.bind.keys import new_key, read_key_file, write_key_file
+from reconciler.cli.main import main
 from reconciler.devtools import demo
 from reconciler.devtools.init import commit_all
 from reconciler.errors import BindError
@@ -242,7 +244,7 @@ def test_a_zone_file_newer_than_its_journal_is_repaired(deployment: Deployment) 
     ] * 3
     servers.primary.stop()  # and it stays loadable
     servers.primary.start()
-    assert deployment.serials()[0] == serial
+    wait_for(lambda: deployment.serials()[0] == serial, "named to load example.com again")
 
 
 # --- issue 9 item 4: a removed zone's leftovers never poison its re-adding --------------------
@@ -322,3 +324,78 @@ def test_a_catalog_overwritten_on_the_primary_is_regenerated(deployment: Deploym
         _served_everywhere(deployment, zone)
     code, status = deployment.run("status")
     assert status["converged"] is True, status
+
+
+# --- issue 9 item 7: the safety limits are the last applied commit's ---------------------------
+
+HOSTS = "".join(f"h{i}     IN A    192.0.2.{100 + i}\n" for i in range(6))
+
+
+def _renumber(text: str) -> str:
+    """Changes 8 of example.com's 18 records (44%, over the 30% limit)."""
+    for i in range(6):
+        text = text.replace(f"192.0.2.{100 + i}\n", f"192.0.2.{200 + i}\n")
+    return text.replace(WWW, "www     IN A    192.0.2.11").replace("192.0.2.25", "192.0.2.26")
+
+
+def _commit_both(deployment: Deployment, toml: str, zone: str, message: str) -> None:
+    clone = deployment.sandbox.root / "clone"
+    (clone / "reconciler.toml").write_text(toml)
+    (clone / ZONE).write_text(zone)
+    commit_all(deployment.clone, message)
+    deployment.clone.git.push("-q", "origin", "main")
+
+
+def test_loosening_safety_in_the_same_commit_does_not_make_a_big_change_safe(
+    deployment: Deployment,
+) -> None:
+    deployment.edit(ZONE, lambda t: t + HOSTS, "Six hosts")
+    assert deployment.apply()[0] == 0
+    before = deployment.serials()
+    clone = deployment.sandbox.root / "clone"
+    toml = (clone / "reconciler.toml").read_text()
+    assert "min_records = 10\n" in toml
+    _commit_both(
+        deployment,
+        toml.replace("min_records = 10\n", "min_records = 1000\n"),
+        _renumber((clone / ZONE).read_text()),
+        "Renumber, and raise min_records so that it passes",
+    )
+    code, outcome = deployment.apply()
+    assert code == 3, outcome
+    assert "[safety] min_records from 10 to 1000" in outcome["reason"]
+    assert "example.com: deletes or changes 8 of 18 records" in outcome["reason"]
+    assert deployment.serials() == before
+
+
+def test_a_commit_that_loosens_safety_is_unsafe_and_the_plan_says_so(
+    deployment: Deployment,
+) -> None:
+    deployment.edit(ZONE, lambda t: t + HOSTS, "Six hosts")
+    assert deployment.apply()[0] == 0
+    deployment.edit(
+        "reconciler.toml",
+        lambda t: t.replace("max_change_percent = 30\n", "max_change_percent = 90\n"),
+        "Allow larger changes",
+    )
+    clone = str(deployment.sandbox.root / "clone")
+    shown = CliRunner().invoke(main, ["-C", clone, "plan", "--base", "HEAD~1", "--head", "HEAD"])
+    assert shown.exit_code == 3, shown.output
+    assert "[safety] max_change_percent from 30 to 90" in shown.stdout
+    code, outcome = deployment.apply()
+    assert code == 3, outcome
+    assert outcome["reason"] == (
+        "unsafe: reconciler.toml: raises [safety] max_change_percent from 30 to 90 "
+        "(a looser safety limit)"
+    )
+    deployment.clone.git.commit(
+        "-q", "--allow-empty", "-m", "Allow larger changes\n\nReconciler-Allow: unsafe"
+    )
+    deployment.clone.git.push("-q", "origin", "main")
+    assert deployment.apply()[0] == 0
+    deployment.edit(ZONE, _renumber, "Renumber: 44%, under the new limit of 90%")
+    code, outcome = deployment.apply()
+    assert code == 0, outcome
+    assert [deployment.answer(s, "h0.example.com") for s in deployment.servers] == [
+        ["192.0.2.200"]
+    ] * 3

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+from reconciler.model.plan import Safety, loosened
+
 from .conftest import GOOD_ZONE, ZoneRepo
 
 ZONE = "zones/example.org.zone"
@@ -223,3 +225,14 @@ def test_changes_that_affect_mail_are_marked_in_json(zone_repo: ZoneRepo) -> Non
     assert plan["affects_mail"] is False and plan["zones"][0]["mail"] == []
     text = zone_repo.run("plan", "--base", base, "--head", other).out
     assert "changes mail delivery" not in text and "(mail:" not in text
+
+
+def test_raising_any_safety_limit_is_a_loosening() -> None:
+    limits = Safety()
+    assert loosened(limits, limits) == ()
+    assert loosened(limits, Safety(min_records=5, max_change_percent=10.0)) == ()  # tighter
+    assert loosened(limits, Safety(min_records=1000, max_records=2_000_000)) == (
+        "reconciler.toml: raises [safety] min_records from 10 to 1000 (a looser safety limit)",
+        "reconciler.toml: raises [safety] max_records from 1000000 to 2000000"
+        " (a looser safety limit)",
+    )

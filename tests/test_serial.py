@@ -15,6 +15,7 @@ from reconciler.model.serial import (
     add,
     compare,
     is_newer,
+    latest,
     next_serial,
     steps_to_reach,
 )
@@ -516,3 +517,22 @@ def test_steps_to_reach_property(current: int, target: int) -> None:
     # as few steps as the distance allows
     distance = step_of(current, target)
     assert len(path) == -(-distance // MAX_STEP)
+
+
+def test_latest_is_the_newest_in_rfc1982_terms() -> None:
+    assert latest([]) is None
+    assert latest([None, None]) is None
+    assert latest([5, None, 3]) == 5
+    assert latest([SERIAL_MAX, 2, None]) == 2  # 2 is past the wrap
+    assert latest([7, 7 + 2**31]) == 7  # undefined order: the first is kept
+
+
+@given(st.integers(0, SERIAL_MAX), st.lists(st.integers(0, MAX_STEP), min_size=1))
+def test_latest_of_serials_within_half_the_space_is_their_maximum(
+    start: int, offsets: list[int]
+) -> None:
+    """Within less than 2**31 of each other serials are ordered: `latest` is the maximum."""
+    serials = [add(start, o) if o else start for o in offsets]
+    newest = latest(serials)
+    assert newest == add(start, max(offsets)) if max(offsets) else newest == start
+    assert not any(is_newer(s, newest) for s in serials)

@@ -40,7 +40,7 @@ from reconciler.bind.journal import journal_end
 from reconciler.bind.keys import read_key_file
 from reconciler.bind.namedlog import load_failure_reason
 from reconciler.bind.rndc import Rndc
-from reconciler.check.inspect import Inspection, inspect, zones_touched
+from reconciler.check.inspect import Inspection, inspect, read_config, zones_touched
 from reconciler.config.host import HostConfig
 from reconciler.config.repo import RepoConfig
 from reconciler.errors import BindError, Problem
@@ -342,14 +342,19 @@ def _floors(run: _Run, on_primary: dict[str, OnPrimary], zones: set[str]) -> dic
 def _plan(
     run: _Run, baseline: _Baseline, head: Inspection, wanted: set[str], allow_unsafe: bool
 ) -> Plan:
+    """The diff against the last good state, judged by the last applied commit's [safety]
+    limits (a commit that loosens them is itself unsafe: it cannot judge itself)."""
     compared = wanted | baseline.removed
     config = run.repo_config
+    last = run.state.last_applied
+    limits = read_config(run.repo, last)[0].safety if last else config.safety
     return make_plan(
         {z: copy for z, copy in baseline.base.items() if z in compared},
         {z: head.zones[z] for z in wanted},
-        base_label=(run.state.last_applied or "(nothing)")[:12],
+        base_label=(last or "(nothing)")[:12],
         head_label=run.target[:12],
-        safety=config.safety,
+        safety=limits,
+        proposed=config.safety,
         scheme=config.serial_scheme,
         now=run.now,
         served=baseline.floors,

@@ -170,10 +170,11 @@ def plan_command(
         after.zones,
         base_label=before.snapshot.label if before else "(empty)",
         head_label=after.snapshot.label,
-        safety=after.config.safety,
+        safety=before.config.safety if before else after.config.safety,  # the base judges
         scheme=after.config.serial_scheme,
         now=datetime.now(UTC),
         allow_unsafe=allowed,
+        proposed=after.config.safety,
         problems=after.problems + tuple(p for p in host_problems if p not in after.problems),
         invalid=set(after.zone_paths if only is None else only & set(after.zone_paths))
         - set(after.zones),

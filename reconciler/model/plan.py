@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Collection, Mapping
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import datetime
 from typing import Literal
 
@@ -34,12 +34,32 @@ def action(before: object | None, after: object | None) -> Action:
 
 @dataclass(frozen=True)
 class Safety:
+    """The [safety] limits of reconciler.toml. Every one is looser when it is larger."""
+
     max_change_percent: float = 30.0
     min_records: int = 10
     max_zone_bytes: int = 64 * 1024 * 1024
     # Records per zone once $GENERATE and $INCLUDE are expanded: BIND checks a million in
     # about 7 s; a plan that adds them all takes about two minutes and 3 GB.
     max_records: int = 1_000_000
+
+
+def loosened(limits: Safety, proposed: Safety) -> tuple[str, ...]:
+    """How `proposed` limits are looser than the `limits` a commit is judged by.
+
+    A commit that loosens the limits is itself unsafe: otherwise the commit that raises
+    `min_records` would also slip a large change past the limit it raises.
+    """
+    return tuple(
+        f"reconciler.toml: raises [safety] {item.name} from {_number(old)} to {_number(new)} "
+        "(a looser safety limit)"
+        for item in fields(Safety)
+        if (new := getattr(proposed, item.name)) > (old := getattr(limits, item.name))
+    )
+
+
+def _number(value: float) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 @dataclass(frozen=True)
@@ -94,6 +114,7 @@ class Plan:
     problems: tuple[Problem, ...] = ()
     allow_unsafe: bool = False
     unchanged: tuple[str, ...] = field(default=())
+    loosens: tuple[str, ...] = ()  # how the head's [safety] limits are looser: unsafe
 
     @property
     def valid(self) -> bool:
@@ -101,7 +122,7 @@ class Plan:
 
     @property
     def unsafe_reasons(self) -> list[str]:
-        return [f"{z.zone}: {r}" for z in self.zones for r in z.unsafe]
+        return [*self.loosens, *(f"{z.zone}: {r}" for z in self.zones for r in z.unsafe)]
 
     @property
     def affects_mail(self) -> bool:
@@ -131,6 +152,7 @@ class Plan:
                 for z in self.zones
             ],
             "unchanged": list(self.unchanged),
+            "loosens": list(self.loosens),
             "problems": [p.as_dict() for p in self.problems],
         }
 
@@ -218,11 +240,14 @@ def make_plan(
     allow_unsafe: bool = False,
     problems: tuple[Problem, ...] = (),
     invalid: Collection[str] = (),
+    proposed: Safety | None = None,
 ) -> Plan:
     """Compare two revisions' zones.
 
-    `served`: the serial each zone is served with now; `invalid`: zones present in
-    the head but not valid there (left out: the problems say why).
+    `safety`: the limits the change is judged by, the base's (the last applied
+    commit's); `proposed`: the head's, unsafe where looser. `served`: the serial each
+    zone is served with now; `invalid`: zones present in the head but not valid there
+    (left out: the problems say why).
     """
     served = served or {}
     plans = []
@@ -258,7 +283,15 @@ def make_plan(
                 unsafe=tuple(_unsafe(name, before, after, changes, touched, safety)),
             )
         )
-    return Plan(base_label, head_label, tuple(plans), problems, allow_unsafe, tuple(unchanged))
+    return Plan(
+        base_label,
+        head_label,
+        tuple(plans),
+        problems,
+        allow_unsafe,
+        tuple(unchanged),
+        loosens=loosened(safety, proposed) if proposed is not None else (),
+    )
 
 
 def mark_mail(
