@@ -226,14 +226,11 @@ def _zones_to_check(run: _Run, head_all: Inspection, on_primary: dict[str, OnPri
 
 
 def _validate(run: _Run, head: Inspection) -> Outcome | None:
-    """Refuse an invalid commit, a zone named like the catalog, a TSIG key the host lacks."""
+    """Refuse an invalid commit (a zone named like the catalog among them: check refuses it,
+    model/names.py) or a TSIG key the host lacks."""
     if not head.ok:
         first = head.errors[0] if head.errors else None
         return _refuse(run, Status.INVALID, f"invalid: {first}", head.problems)
-    if CATALOG in head.zone_paths:
-        path = head.zone_paths[CATALOG]
-        reason = f"{path}: {CATALOG} is the reconciler's catalog zone; no zone may take its name"
-        return _refuse(run, Status.INVALID, f"invalid: {reason}", (Problem(path, reason),))
     mismatch = _key_mismatch(run.host, head.config)
     if mismatch:
         return _refuse(run, Status.INVALID, f"invalid: {mismatch}")
