@@ -34,6 +34,7 @@ import pytest
 from reconciler.bind import probe
 from reconciler.bind.keys import Key, new_key, read_key_file, write_key_file
 from reconciler.devtools import sandbox
+from reconciler.devtools.init import commit_all
 from reconciler.errors import TransferError
 from tests.daemonsite import WWW, Site, wait_until
 
@@ -114,8 +115,7 @@ def test_no_secret_in_any_output_log_metric_note_state_or_ps_listing(site: Site)
         bad = root / "clone" / "zones" / "example.com.zone"
         cname = "www IN CNAME elsewhere.example.\n"
         bad.write_text(bad.read_text() + cname)
-        site.clone.git.add(A=True)
-        site.clone.git.commit("-q", "-m", "CNAME and other data")
+        commit_all(site.clone, "CNAME and other data")
         push = subprocess.run(
             ["git", "-C", str(root / "clone"), "push", "origin", "main"],
             capture_output=True,
