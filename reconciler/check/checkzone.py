@@ -1,8 +1,9 @@
 """Validation with BIND's own tools: `named-checkzone` in its strict modes.
 
 One `named-checkzone -D` run per zone both checks the zone (failing, not
-warning, on bad names, MX/SRV to CNAME, NS/MX with no address, out-of-zone
-data) and returns its canonical form, which `rules.py` and the plan use.
+warning, on bad names, MX/SRV to CNAME, NS/MX with no address) and returns its
+canonical form, which `rules.py` and the plan use; messages.py reads its
+messages (out-of-zone data, which BIND only ignores, is an error there).
 Runs zones in parallel, one process per core, each under bind/tools.py's limits
 (CPU time, memory, output, wall time). A zone is counted before BIND expands it
 (expansion.py) and after, against `[safety] max_records`; what a limit stops is
@@ -12,19 +13,21 @@ a problem of the zone and never cached as BIND's verdict. Called by `check` and
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
-import re
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 from reconciler import bounded
 from reconciler.bind.tools import LIMITS, run_tool, tool
-from reconciler.check import cache, expansion
-from reconciler.check.locate import locate
+from reconciler.check import cache, expansion, locate, messages
+from reconciler.check.locate import Locator, zone_folder
+from reconciler.check.messages import parse_messages
+from reconciler.check.zonefiles import ENCODING
 from reconciler.errors import Problem
 from reconciler.model.plan import Safety
 from reconciler.model.snapshot import Snapshot
@@ -48,13 +51,6 @@ STRICT = [
     "-W",
     "warn",
 ]
-_FILE_LINE = re.compile(r"^(?:dns_\w+: )?(?P<file>[^:\s]+):(?P<line>\d+): (?P<msg>.*)$")
-_ZONE_MSG = re.compile(r"^zone (?P<zone>[^/\s]+)/IN: (?P<msg>.*)$")
-_RECORD_TARGET = re.compile(
-    r"^(?P<owner>\S+)/(?P<type>[A-Z0-9]+) '(?P<target>[^']+)' (?P<what>.*)$"
-)
-_NS_TARGET = re.compile(r"^NS '(?P<target>[^']+)' (?P<what>.*)$")
-_SKIP = ("not loaded due to errors", "loaded serial", "loading from master file")
 
 
 @dataclass(frozen=True)
@@ -106,8 +102,11 @@ def check_zones(
         with tempfile.TemporaryDirectory(prefix="reconciler-check-") as tmp:
             root = Path(tmp, zones_dir)
             _materialize(snapshot, zones_dir, missing, root)
+            files = zone_folder(snapshot, zones_dir)
             with ThreadPoolExecutor(max_workers=jobs or os.cpu_count() or 1) as pool:
-                fresh = list(pool.map(lambda z: _check_one(root, zones_dir, z, limits), missing))
+                fresh = list(
+                    pool.map(lambda z: _check_one(root, zones_dir, z, limits, files), missing)
+                )
         for result in fresh:
             results[result.zone.name] = result
             if where is not None and result.verdict:
@@ -141,7 +140,7 @@ def _cache_keys(
             )
         )
     version = cache.bind_version(checkzone)
-    options = " ".join(STRICT)
+    options = " ".join([*STRICT, _reader_version()])
     return {
         z.name: cache.key(
             version,
@@ -154,6 +153,18 @@ def _cache_keys(
         )
         for z in zones
     }
+
+
+@functools.cache
+def _reader_version() -> str:
+    """How BIND's messages are read and placed is part of a cached result: hash that code."""
+    digest = hashlib.sha256()
+    for module in (messages, locate):
+        try:
+            digest.update(Path(module.__file__ or "").read_bytes())
+        except OSError:
+            digest.update(module.__name__.encode())
+    return digest.hexdigest()[:16]
 
 
 def _materialize(snapshot: Snapshot, zones_dir: str, zones: list[ZoneText], root: Path) -> None:
@@ -171,7 +182,9 @@ def _materialize(snapshot: Snapshot, zones_dir: str, zones: list[ZoneText], root
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(entry.data)
     for zone in zones:
-        (root / _work_name(zone, zones_dir)).write_text(zone.text, encoding="utf-8")
+        (root / _work_name(zone, zones_dir)).write_bytes(
+            zone.text.encode(ENCODING, "surrogateescape")
+        )
 
 
 def _work_name(zone: ZoneText, zones_dir: str) -> str:
@@ -179,7 +192,13 @@ def _work_name(zone: ZoneText, zones_dir: str) -> str:
     return relative[: -len(".j2")] + ".rendered" if zone.rendered else relative
 
 
-def _check_one(root: Path, zones_dir: str, zone: ZoneText, limits: bounded.Limits) -> ZoneResult:
+def _check_one(
+    root: Path,
+    zones_dir: str,
+    zone: ZoneText,
+    limits: bounded.Limits,
+    files: Mapping[str, bytes],
+) -> ZoneResult:
     """One strict run; the canonical dump comes on stdout, BIND's messages on stderr."""
     work = _work_name(zone, zones_dir)
     run = run_tool("named-checkzone", [*STRICT, "-D", "-o", "-"], [zone.name, work], root, limits)
@@ -188,127 +207,11 @@ def _check_one(root: Path, zones_dir: str, zone: ZoneText, limits: bounded.Limit
         return ZoneResult(zone, (Problem(zone.path, stopped, zone=zone.name),), None, False)
     stdout = run.stdout.decode("utf-8", "replace")
     stderr = run.stderr.decode("utf-8", "replace")
+    where = Locator(zone, files, zones_dir)
     problems = parse_messages(
-        stderr.splitlines(), zone, zones_dir, work, failed=run.returncode != 0
+        stderr.splitlines(), zone, zones_dir, work, run.returncode != 0, where
     )
-    if run.returncode != 0 and not any(p.severity == "error" for p in problems):
-        problems.append(
-            Problem(
-                zone.path,
-                f"named-checkzone refused the zone (exit {run.returncode})",
-                zone=zone.name,
-            )
-        )
     canonical = None
     if not any(p.severity == "error" for p in problems):
         canonical = CanonicalZone(zone.name, tuple(filter(None, stdout.splitlines())))
     return ZoneResult(zone, tuple(problems), canonical)
-
-
-def parse_messages(
-    output: list[str], zone: ZoneText, zones_dir: str, work: str, failed: bool
-) -> list[Problem]:
-    """Turn named-checkzone's messages into Problems that name the repo file and line."""
-    origin = zone.name + "."
-    problems: list[Problem] = []
-    for raw in output:
-        text = raw.strip()
-        if not text or text == "OK":
-            continue
-        if "ignoring out-of-zone data" in text:
-            name = text.rsplit("(", 1)[-1].rstrip(")")
-            problems.append(
-                _at(
-                    zone,
-                    f"out-of-zone data {name} (a missing trailing dot, or a "
-                    "name that belongs in another zone's file)",
-                    locate(zone.text, origin, owner=name),
-                )
-            )
-            continue
-        located = _FILE_LINE.match(text)
-        if located:
-            file = located["file"]
-            file = zone.path if file == work else f"{zones_dir}/{file}"
-            line = int(located["line"])
-            message = located["msg"]
-            record, _, rest = message.partition(": ")
-            if rest and "." in record and " " not in record:
-                problems.append(
-                    Problem(
-                        file,
-                        rest,
-                        line,
-                        zone.name,
-                        record.lower() + "." if not record.endswith(".") else record.lower(),
-                        _severity(failed),
-                    )
-                )
-            else:
-                problems.append(Problem(file, message, line, zone.name, None, _severity(failed)))
-            if zone.rendered and file == zone.path:
-                problems[-1] = _rendered(problems[-1])
-            continue
-        message = _ZONE_MSG.match(text)
-        body = message["msg"] if message else text
-        if any(s in body for s in _SKIP):
-            if "loading from master file" in body and not problems:
-                problems.append(_at(zone, body.split("failed: ", 1)[-1], None))
-            continue
-        problems.append(_record_message(zone, body, failed))
-    return problems
-
-
-def _record_message(zone: ZoneText, body: str, failed: bool) -> Problem:
-    origin = zone.name + "."
-    if body.startswith("has 0 SOA records") or body.startswith("has no SOA"):
-        return _at(zone, "no SOA record at the zone apex", None)
-    match = _RECORD_TARGET.match(body)
-    if match:
-        owner, rtype, target = match["owner"] + ".", match["type"], match["target"] + "."
-        line = locate(zone.text, origin, owner, rtype, target)
-        hint = " (missing trailing dot?)" if target.endswith(f".{origin}{origin}") else ""
-        return _at(
-            zone,
-            f"{match['type']} target {target} {match['what']}{hint}",
-            line,
-            f"{owner.lower()} {rtype}",
-            _severity(failed),
-        )
-    match = _NS_TARGET.match(body)
-    if match:
-        target = match["target"] + "."
-        line = locate(zone.text, origin, None, "NS", target)
-        return _at(
-            zone, f"NS target {target} {match['what']}", line, f"{origin} NS", _severity(failed)
-        )
-    return _at(zone, body, None, None, _severity(failed))
-
-
-def _severity(failed: bool) -> str:
-    return "error" if failed else "warning"
-
-
-def _at(
-    zone: ZoneText,
-    message: str,
-    line: int | None,
-    record: str | None = None,
-    severity: str = "error",
-) -> Problem:
-    problem = Problem(zone.path, message, line, zone.name, record, severity)
-    return _rendered(problem) if zone.rendered else problem
-
-
-def _rendered(problem: Problem) -> Problem:
-    """Lines of a rendered template refer to the rendered text: say so."""
-    if problem.line is None:
-        return problem
-    return Problem(
-        f"{problem.file} (rendered)",
-        problem.message,
-        problem.line,
-        problem.zone,
-        problem.record,
-        problem.severity,
-    )

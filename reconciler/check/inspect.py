@@ -20,6 +20,7 @@ import git
 from reconciler.check import mail
 from reconciler.check import rules as checks
 from reconciler.check.checkzone import check_zones
+from reconciler.check.locate import Locator, zone_folder
 from reconciler.check.waive import Waived, apply_waivers
 from reconciler.check.zonefiles import load_zone, zone_files, zone_name
 from reconciler.config.policy import read_policy
@@ -128,11 +129,13 @@ def inspect(
             texts.append(zone)
 
     results = check_zones(texts, snapshot, config.zones_dir, max_records=config.safety.max_records)
+    files = zone_folder(snapshot, config.zones_dir)
     valid: list[checks.Zone] = []
     for result in results:
         problems += mail.long_strings(result.zone, result.problems)
         if result.canonical is not None:
-            valid.append(checks.Zone(result.zone, result.canonical))
+            where = Locator(result.zone, files, config.zones_dir)
+            valid.append(checks.Zone(result.zone, result.canonical, where))
     waived: list[Waived] = []
     if own_checks:
         problems += checks.run_all(valid)

@@ -1,14 +1,16 @@
 """The checks BIND does not make, on zones in canonical form.
 
-- a name that looks like a forgotten trailing dot (`mail.example.com.example.com.`);
+- a name that looks like a forgotten trailing dot (`mail.example.com.example.com.`):
+  a warning, since such a name is legal and BIND serves it (where BIND itself
+  refuses the record, e.g. an NS target without an address, its error says so);
 - MX, NS and SRV targets in *another* zone of the repo must have an address and
   must not be a CNAME (BIND checks only targets inside the zone it loads);
 - glue for a delegation to a child zone held in the repo must agree with the
   child's own A/AAAA records, and the parent's NS set with the child's apex NS;
 - SOA timers outside RFC 1912's advice (warnings).
 
-Pure: takes `CanonicalZone`s (and their text, for line numbers) and returns
-`Problem`s. Called by `check/inspect.py`.
+Pure: takes `CanonicalZone`s (and a `Locator` over their text, for lines) and
+returns `Problem`s. Called by `check/inspect.py`.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from functools import cached_property
 
-from reconciler.check.locate import locate
+from reconciler.check.locate import Locator
 from reconciler.errors import Problem
 from reconciler.model.zone import CanonicalZone, Record, ZoneText
 
@@ -30,6 +32,11 @@ _COMMON_TLDS = {"com", "net", "org", "edu", "gov", "io", "de", "uk", "fr", "nl",
 class Zone:
     text: ZoneText
     canonical: CanonicalZone
+    where: Locator | None = None  # None: the zone's own text only, no includes
+
+    @cached_property
+    def locator(self) -> Locator:
+        return self.where or Locator(self.text, {}, "")
 
     @property
     def origin(self) -> str:
@@ -52,13 +59,20 @@ def target_of(record: Record) -> str | None:
 def _problem(
     zone: Zone, message: str, record: Record, target: str | None = None, severity: str = "error"
 ) -> Problem:
-    line = locate(zone.text.text, zone.origin, record.owner, record.rtype, target)
-    file = zone.text.path + (" (rendered)" if zone.text.rendered and line else "")
+    where = zone.locator
+    file, line = (
+        where.find(record.owner, record.rtype, target)
+        or where.find(record.owner)
+        or where.first_record()
+    )
     return Problem(file, message, line, zone.text.name, f"{record.owner} {record.rtype}", severity)
 
 
 def trailing_dot(zone: Zone) -> list[Problem]:
-    """Names that repeat the origin, or end in a TLD inside the zone: a missing final dot."""
+    """Names that repeat the origin, or end in a TLD inside the zone: a missing final dot?
+
+    Warnings only: `www.example.com.example.com.` is a legal name BIND serves.
+    """
     origin = zone.origin
     bare = origin.rstrip(".")
     problems = []
@@ -75,6 +89,7 @@ def trailing_dot(zone: Zone) -> list[Problem]:
                         f"{name} repeats the zone name: missing trailing dot? (write {meant})",
                         record,
                         name if is_target else None,
+                        severity="warning",
                     )
                 )
             elif is_target and inside.rsplit(".", 1)[-1] in _COMMON_TLDS and "." in inside:

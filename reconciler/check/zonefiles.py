@@ -1,9 +1,12 @@
 """Which files are zones, and the file-level rules before BIND reads them.
 
 Pure: takes a `Snapshot` and returns `ZoneText` values (the text BIND will be
-given, templates rendered by render.py) or `Problem`s: symlinks, sizes, encoding,
-`$INCLUDE` only of regular files inside the zones folder, `$ORIGIN` inside the
-zone. Called by check/inspect.py.
+given, templates rendered by render.py) or `Problem`s: symlinks, sizes, and
+`$INCLUDE` only of regular files inside the zones folder. `$ORIGIN` is free:
+where records land is BIND's to say (out-of-zone data is refused by messages.py,
+with its line). Files are bytes, as BIND reads them: bytes that are not UTF-8
+(Latin-1 comments, TXT data) are kept as they are (decoded with
+`surrogateescape`, written back byte for byte). Called by check/inspect.py.
 """
 
 from __future__ import annotations
@@ -13,17 +16,16 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-import dns.name
-
 from reconciler.check.render import render
 from reconciler.errors import Problem
 from reconciler.model.names import zone_name_problem
 from reconciler.model.snapshot import Snapshot
 from reconciler.model.zone import ZoneText
 
+ENCODING = "utf-8"  # with surrogateescape: any byte BIND accepts survives the round trip
 ZONE_SUFFIX = ".zone"
 TEMPLATE_SUFFIX = ".zone.j2"
-_DIRECTIVE = re.compile(r"^\s*\$(INCLUDE|ORIGIN)\s+(\S+)", re.IGNORECASE)
+_INCLUDE = re.compile(r"^\s*\$INCLUDE\s+(\S+)", re.IGNORECASE)
 
 
 def zone_name(path: str) -> str | None:
@@ -50,13 +52,9 @@ def zone_files(snapshot: Snapshot, zones_dir: str) -> tuple[dict[str, str], list
     return found, problems
 
 
-def _decode(path: str, data: bytes) -> tuple[str | None, Problem | None]:
-    try:
-        return data.decode("utf-8"), None
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        byte = data[exc.start]
-        return None, Problem(path, f"not UTF-8 (byte 0x{byte:02x})", line=line)
+def decode(data: bytes) -> str:
+    """A zone file's bytes as text that encodes back to the same bytes (see ENCODING)."""
+    return data.decode(ENCODING, "surrogateescape")
 
 
 def load_zone(
@@ -75,9 +73,7 @@ def load_zone(
     invalid = zone_name_problem(name)  # the rule bind/conf.py applies when deploying
     if invalid:
         return None, [Problem(path, f"invalid zone name: {invalid}", zone=name)]
-    text, problem = _decode(path, entry.data)
-    if problem or text is None:
-        return None, [problem] if problem else []
+    text = decode(entry.data)
     rendered = path.endswith(TEMPLATE_SUFFIX)
     if rendered:
         text, problems = render(snapshot, zones_dir, path, text, name, variables, max_bytes)
@@ -110,7 +106,8 @@ def file_problems(
 def directive_problems(
     snapshot: Snapshot, zones_dir: str, path: str, text: str, name: str, max_bytes: int
 ) -> list[Problem]:
-    """$INCLUDE only of regular files inside the zones folder; $ORIGIN inside the zone.
+    """$INCLUDE only of regular files inside the zones folder (stricter than BIND on
+    purpose: any line that starts with `$INCLUDE` counts).
 
     Included files are followed depth first, each once and without recursion: a chain
     of thousands of files, or pieces that include the next one twice (2**n inclusions),
@@ -118,7 +115,6 @@ def directive_problems(
     A problem in an included file names the line that includes it.
     """
     problems: list[Problem] = []
-    apex = dns.name.from_text(name)
     # Each open file: its path, its directives still to look at, where it is included.
     stack = [(path, _directives(text), None)]
     reading, done = {path}, set()
@@ -130,16 +126,7 @@ def directive_problems(
             reading.discard(current)
             done.add(current)
             continue
-        number, kind, argument = step
-        if kind == "ORIGIN":
-            try:
-                origin = dns.name.from_text(argument, apex)
-            except dns.exception.DNSException:
-                origin = None
-            if origin is None or not origin.is_subdomain(apex):
-                wrong = f"$ORIGIN {argument} is outside zone {name}"
-                problems.append(Problem(current, wrong, number, name, via))
-            continue
+        number, argument = step
         target = _include_target(zones_dir, argument)
         entry = snapshot.files.get(target) if target else None
         here = f"$INCLUDE from {current}:{number}"
@@ -155,21 +142,18 @@ def directive_problems(
         elif target not in done:
             found = file_problems(target, entry.symlink, entry.size, entry.data, max_bytes)
             if not found and entry.data is not None:
-                data, problem = _decode(target, entry.data)
-                found = [problem] if problem else []
-                if data is not None:
-                    stack.append((target, _directives(data), here))
-                    reading.add(target)
+                stack.append((target, _directives(decode(entry.data)), here))
+                reading.add(target)
             problems += [Problem(p.file, p.message, p.line, name, here) for p in found]
     return problems
 
 
-def _directives(text: str) -> Iterator[tuple[int, str, str]]:
-    """(line number, INCLUDE or ORIGIN, its argument) of each directive in `text`."""
+def _directives(text: str) -> Iterator[tuple[int, str]]:
+    """(line number, file named) of each `$INCLUDE` in `text`."""
     for number, line in enumerate(text.splitlines(), 1):
-        match = _DIRECTIVE.match(line.split(";", 1)[0])
+        match = _INCLUDE.match(line.split(";", 1)[0])
         if match:
-            yield number, match.group(1).upper(), match.group(2).strip('"')
+            yield number, match.group(1).strip('"')
 
 
 def _include_target(zones_dir: str, argument: str) -> str | None:
