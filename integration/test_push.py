@@ -1,5 +1,6 @@
 """Pushes: a good one reaches every server, a bad one is refused twice, one named refuses is
-rolled back. Issue #5, scenarios 1, 2 and 3.
+refused by the hook (the primary's limits) or, when nothing could foresee it, rolled back.
+Issue #5, scenarios 1, 2 and 3; issue #10, item 2.
 
 What is served is read from the test process with dnspython (AXFR with the TSIG key from
 the primary, SOA queries) at the containers' addresses; the daemon's verdict from its JSON
@@ -74,16 +75,32 @@ def test_a_bad_zone_is_refused_by_the_hook_and_then_by_the_daemon(topology: Topo
     topology.wait_converged()
 
 
-def test_a_zone_named_refuses_is_rolled_back_with_a_higher_serial(topology: Topology) -> None:
+def test_a_ttl_named_refuses_is_refused_first_and_rolled_back_when_unforeseen(
+    topology: Topology,
+) -> None:
     before = topology.soa("ns1")
     assert before is not None
     records = topology.records("ns1")
+    head = topology.head()
     clone = topology.clone()
-    # named-checkzone accepts this TTL; the primary's named (max-zone-ttl 86400) does not
-    sha = clone.change(
-        ZONE_FILE, lambda t: set_www(t, "www     172800 IN A 198.51.100.83"), "Cache www long"
-    )
+    # named-checkzone accepts this TTL; the primary's named (max-zone-ttl 86400) does not,
+    # and the pre-receive hook's check reads that limit from the primary's named.conf
+    clone.write(ZONE_FILE, set_www(clone.read(ZONE_FILE), "www     172800 IN A 198.51.100.83"))
+    sha = clone.commit("Cache www long")
+    push = clone.push(check=False)
+    assert push.code != 0, push.output
+    assert (
+        "TTL 172800 is over 86400: named refuses to load the zone (max-zone-ttl, the primary's "
+        "/etc/bind/named.conf)"
+    ) in push.output, push.output
+    assert topology.head() == head
+
+    # What check cannot foresee: named.conf edited on disk, named not told. named keeps
+    # refusing TTLs over a day; the daemon writes the zone, and rolls it back.
+    conf = "/etc/bind/named.conf"
+    topology.primary.sh(f"cp {conf} {conf}.kept && sed -i '/max-zone-ttl/d' {conf}")
     try:
+        clone.push()
         assert topology.daemon_log is not None
         event = topology.daemon_log.outcome(sha)
         assert event["event"] == "commit refused; waiting for a new commit", event
@@ -103,6 +120,7 @@ def test_a_zone_named_refuses_is_rolled_back_with_a_higher_serial(topology: Topo
         topology.same_everywhere()
         assert topology.status()["last_failure"]["commit"] == sha
     finally:
+        topology.primary.sh(f"mv {conf}.kept {conf}")
         clone.git("revert", "--no-edit", "HEAD")
         clone.push()
     topology.wait_converged()

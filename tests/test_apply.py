@@ -142,6 +142,14 @@ def test_invalid_zone_writes_nothing(deployment: Deployment) -> None:
 
 
 def test_zone_named_refuses_is_rolled_back(deployment: Deployment) -> None:
+    # check refuses a TTL over the max-zone-ttl of the primary's named.conf before anything
+    # is written; what it cannot foresee is a named.conf edited but not yet reloaded: named
+    # still refuses TTLs over a day while the file on disk no longer says so.
+    named_conf = deployment.sandbox.host.named_conf
+    assert named_conf is not None
+    text = named_conf.read_text()
+    assert "max-zone-ttl 86400;" in text
+    named_conf.write_text(text.replace("max-zone-ttl 86400;", ""))
     before = deployment.serials()[0]
     sha = deployment.edit(
         ZONE,

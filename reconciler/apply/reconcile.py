@@ -124,7 +124,8 @@ def _apply(run: _Run, allow_unsafe: bool, allow_non_descendant: bool) -> Outcome
     run.config = head_all.config
     on_primary = _ask_primary(run, head_all)
     wanted = _zones_to_check(run, head_all, on_primary)
-    head = inspect(run.repo, run.target, only=wanted) if wanted else head_all
+    named_conf = run.host.named_conf  # its load-time limits apply, not reconciler.toml's
+    head = inspect(run.repo, run.target, wanted, named_conf=named_conf) if wanted else head_all
     refusal = _validate(run, head)
     if refusal is not None:
         return refusal

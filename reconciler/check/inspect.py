@@ -2,8 +2,9 @@
 
 `inspect` reads the revision (py), validates reconciler.toml and
 host/policy.toml, loads and renders the zones (zonefiles.py, render.py), runs BIND's strict
-checks (checkzone.py) and ours (rules.py, mail/), sets aside what reconciler.toml waives
-(waive.py), and returns an `Inspection` value:
+checks (checkzone.py), ours (rules.py, mail/) and named's load-time limits (limits.py: the
+primary's, read from its named.conf, or reconciler.toml's), sets aside what reconciler.toml
+waives (waive.py), and returns an `Inspection` value:
 every problem at once, plus each valid zone's canonical form. Called by
 `check` and `plan` in cli/main.py, and by the reconcile step.
 """
@@ -14,18 +15,22 @@ import posixpath
 import tomllib
 from collections.abc import Collection
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import git
 
+from reconciler.bind.limits import primary_limits
 from reconciler.check import mail
 from reconciler.check import rules as checks
 from reconciler.check.checkzone import check_zones
+from reconciler.check.limits import load_limits
 from reconciler.check.locate import Locator, zone_folder
 from reconciler.check.waive import Waived, apply_waivers
 from reconciler.check.zonefiles import load_zone, zone_files, zone_name
 from reconciler.config.policy import read_policy
 from reconciler.config.repo import CONFIG_FILE, DEFAULT, RepoConfig, parse_repo_config
-from reconciler.errors import Problem, ValidationError
+from reconciler.errors import Problem, ReconcilerError, ValidationError
+from reconciler.model.limits import Limits
 from reconciler.model.snapshot import Snapshot
 from reconciler.model.zone import CanonicalZone, ZoneText
 from reconciler.source.repo import read_file, read_snapshot
@@ -90,13 +95,36 @@ def read_config(repo: git.Repo, rev: str | None) -> tuple[RepoConfig, list[Probl
         return replace(DEFAULT, variables=_lenient_vars(text)), [*problems, *exc.problems]
 
 
+def load_limits_of(named_conf: Path | None, config: RepoConfig) -> tuple[Limits, list[Problem]]:
+    """The limits named loads zones under: the primary's when its named.conf is given and
+    readable, else [limits] in reconciler.toml (with a warning saying why)."""
+    if named_conf is None:
+        return Limits(config.limits), []
+    try:
+        return primary_limits(named_conf), []
+    except ReconcilerError as exc:
+        return Limits(config.limits), [
+            Problem(
+                str(named_conf),
+                f"cannot read the primary's limits ({exc}); checked against "
+                f"{config.limits.source} instead",
+                severity="warning",
+            )
+        ]
+
+
 def inspect(
-    repo: git.Repo, rev: str | None, only: Collection[str] | None = None, own_checks: bool = True
+    repo: git.Repo,
+    rev: str | None,
+    only: Collection[str] | None = None,
+    own_checks: bool = True,
+    named_conf: Path | None = None,
 ) -> Inspection:
     """Check revision `rev` (None: the working tree); `only`: just these zones' files.
 
     `own_checks=False` leaves out the checks BIND does not make: for a revision
-    already deployed, whose canonical form is all that is wanted.
+    already deployed, whose canonical form is all that is wanted. `named_conf`: the
+    primary's, whose load-time limits then apply instead of reconciler.toml's [limits].
     """
     config, problems = read_config(repo, rev)
     snapshot = read_snapshot(
@@ -139,6 +167,10 @@ def inspect(
     waived: list[Waived] = []
     if own_checks:
         problems += checks.run_all(valid)
+        limits, found = load_limits_of(named_conf, config)
+        problems += found
+        for zone in valid:
+            problems += load_limits(zone, limits.of(zone.text.name))
         problems += mail.run(valid)
         checked = {z.text.name for z in valid}
         problems, waived = apply_waivers(problems, config.waivers, set(paths), checked)

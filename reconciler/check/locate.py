@@ -36,6 +36,14 @@ def is_ttl(token: str) -> bool:
     return bool(_TTL.match(token))
 
 
+def ttl_seconds(token: str) -> int:
+    """A TTL as BIND reads it (`1h30m` is 5400); 0 when it is not one."""
+    if not is_ttl(token):
+        return 0
+    units = {"w": 604800, "d": 86400, "h": 3600, "m": 60, "s": 1, "": 1}
+    return sum(int(n) * units[u.lower()] for n, u in re.findall(r"(\d+)([wdhms]?)", token, re.I))
+
+
 def _is_class(token: str) -> bool:
     upper = token.upper()
     return upper in _CLASSES or (upper.startswith("CLASS") and upper[5:].isdigit())

@@ -101,17 +101,26 @@ def init_command(directory: str) -> int:
 @main.command("check")
 @click.argument("rev", required=False)
 @click.option("--base", help="A revision already proven good: check only what changed since.")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    help="On the primary: its daemon.toml, to check against the limits of its named.conf.",
+)
 @FORMAT
 @click.pass_obj
 @_edge
-def check_command(repo_dir: Path, rev: str | None, base: str | None, fmt: str) -> int:
+def check_command(
+    repo_dir: Path, rev: str | None, base: str | None, config_path: str | None, fmt: str
+) -> int:
     """Check REV (default: the working tree) as apply would; nothing is deployed."""
     repo = open_repo(repo_dir)
     only = None
     if base is not None:
         zones_dir = read_config(repo, rev)[0].zones_dir
         only = zones_touched(changed_paths(repo, base, rev), zones_dir)
-    result = inspect(repo, rev, only=only)
+    named_conf = load_host_config(config_path).named_conf if config_path else None
+    result = inspect(repo, rev, only=only, named_conf=named_conf)
     if fmt == "json":
         click.echo(json.dumps(report.check_json(result), indent=2))
     else:

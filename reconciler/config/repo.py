@@ -2,7 +2,8 @@
 
 Pure: `parse_repo_config` takes the file's text and returns a frozen value or
 raises `ValidationError` with every problem found. Called by `check`, `plan`
-and every later stage that needs the servers, serial scheme or safety limits.
+and every later stage that needs the servers, serial scheme, safety limits or
+named's load-time limits ([limits], used where the primary's own are not at hand).
 """
 
 from __future__ import annotations
@@ -17,10 +18,12 @@ from reconciler.config.tomlfile import check_types, key_line, syntax_problem, ta
 from reconciler.config.waivers import TABLE as WAIVE
 from reconciler.config.waivers import Waiver, parse_waivers
 from reconciler.errors import Problem, ValidationError
+from reconciler.model.limits import LoadLimits
 from reconciler.model.plan import Safety
 from reconciler.model.serial import SCHEMES, Scheme
 
 CONFIG_FILE = "reconciler.toml"
+LIMITS_SOURCE = f"[limits] in {CONFIG_FILE}"
 
 Role = Literal["primary", "secondary"]  # a server's part: the one that loads, or one that copies
 
@@ -43,6 +46,7 @@ class RepoConfig:
     serial_scheme: Scheme = "date"
     zones_dir: str = "zones"
     safety: Safety = Safety()
+    limits: LoadLimits = LoadLimits(source=LIMITS_SOURCE)  # where no primary's are at hand
     variables: dict[str, Any] = field(default_factory=dict)
     waivers: tuple[Waiver, ...] = ()
 
@@ -53,7 +57,7 @@ class RepoConfig:
 
 DEFAULT = RepoConfig(primary=Server("primary", "127.0.0.1"))
 
-_TOP = {"primary", "secondary", "transfer", "serial", "safety", "zones", "vars", WAIVE}
+_TOP = {"primary", "secondary", "transfer", "serial", "safety", "limits", "zones", "vars", WAIVE}
 _SERVER = {"name": str, "address": str, "port": int}
 _TABLES: dict[str, dict[str, type | tuple[type, ...]]] = {
     "transfer": {"tsig_key": str, "algorithm": str},
@@ -62,6 +66,12 @@ _TABLES: dict[str, dict[str, type | tuple[type, ...]]] = {
         "max_change_percent": (int, float),
         "min_records": int,
         "max_zone_bytes": int,
+        "max_records": int,
+    },
+    "limits": {
+        "max_records_per_type": int,
+        "max_types_per_name": int,
+        "max_zone_ttl": int,
         "max_records": int,
     },
     "zones": {"directory": str},
@@ -180,6 +190,17 @@ def parse_repo_config(text: str, file: str = CONFIG_FILE) -> RepoConfig:
                     file, f"[safety] {limit} must be positive", line=key_line(text, "safety", limit)
                 )
             )
+    limits = tables["limits"]
+    for limit in _TABLES["limits"]:
+        value = limits.get(limit, 0)
+        if isinstance(value, int) and not 0 <= value <= 2**31 - 1:
+            problems.append(
+                Problem(
+                    file,
+                    f"[limits] {limit} must be 0 (no limit) or a positive number",
+                    line=key_line(text, "limits", limit),
+                )
+            )
     variables = data.get("vars", {})
     if not isinstance(variables, dict):
         problems.append(Problem(file, "[vars] must be a table", line=table_line(text, "vars")))
@@ -212,6 +233,7 @@ def parse_repo_config(text: str, file: str = CONFIG_FILE) -> RepoConfig:
             max_zone_bytes=safety.get("max_zone_bytes", Safety.max_zone_bytes),
             max_records=safety.get("max_records", Safety.max_records),
         ),
+        limits=LoadLimits(**limits, source=LIMITS_SOURCE),
         variables=variables,
         waivers=waivers,
     )

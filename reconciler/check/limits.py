@@ -1,0 +1,135 @@
+"""named's load-time limits, checked on a zone's canonical form before anything is written.
+
+`named-checkzone` passes a zone that named then refuses to load: an RRset of more
+than `max-records-per-type` records, a name with more than `max-types-per-name`
+types, a TTL over `max-zone-ttl`, more than `max-records` records. These are
+counted here, as named counts them (an RRSIG once per type it covers), against the
+limits that apply (`model/limits.py`: the primary's, or `[limits]` in
+reconciler.toml), and refused with the line where named would stop. At most
+`SHOWN` problems of each kind are listed per zone, then how many more. Pure;
+called by check/inspect.py.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+
+from reconciler.check.locate import Entry, Locator, ttl_seconds
+from reconciler.check.rules import Zone
+from reconciler.errors import Problem
+from reconciler.model.limits import LoadLimits
+
+SHOWN = 20
+
+
+def _kind(rtype: str, rdata: str | tuple[str, ...]) -> str:
+    """What named counts as one type: the type, or for RRSIG the type it covers."""
+    if rtype != "RRSIG":
+        return rtype
+    fields = rdata.split() if isinstance(rdata, str) else list(rdata)
+    return f"RRSIG({fields[0].upper()})" if fields else rtype
+
+
+def load_limits(zone: Zone, limits: LoadLimits) -> list[Problem]:
+    """Every way the zone is over a limit named applies at load."""
+    where = zone.locator
+    sizes: Counter[tuple[str, str]] = Counter()
+    ttls: dict[tuple[str, str], int] = {}
+    kinds: dict[str, dict[str, None]] = defaultdict(dict)
+    for record in zone.records:
+        key = (record.owner, _kind(record.rtype, record.rdata))
+        sizes[key] += 1
+        ttls[key] = max(ttls.get(key, 0), record.ttl)
+        kinds[record.owner][key[1]] = None
+    found: list[list[Problem]] = [[], [], []]
+    cause = f"named refuses to load the zone ({{}}, {limits.source})"
+
+    if limits.max_records_per_type:
+        limit = limits.max_records_per_type
+        for (owner, kind), count in sizes.items():
+            if count > limit:
+                entries = where.entries(owner, kind.split("(")[0])
+                found[0].append(
+                    _at(
+                        zone,
+                        _nth(entries, limit, where, owner),
+                        f"{count} records in one RRset, over {limit}: "
+                        + cause.format("max-records-per-type"),
+                        f"{owner} {kind}",
+                    )
+                )
+    if limits.max_types_per_name:
+        limit = limits.max_types_per_name
+        for owner, seen in kinds.items():
+            if len(seen) > limit:
+                found[1].append(
+                    _at(
+                        zone,
+                        _type_over(where.entries(owner), limit, where, owner),
+                        f"{len(seen)} types at one name, over {limit}: "
+                        + cause.format("max-types-per-name"),
+                        owner,
+                    )
+                )
+    if limits.max_zone_ttl:
+        limit = limits.max_zone_ttl
+        for (owner, kind), ttl in ttls.items():
+            if ttl > limit:
+                entries = where.entries(owner, kind.split("(")[0])
+                over = [e for e in entries if e.ttl and ttl_seconds(e.ttl) > limit]
+                found[2].append(
+                    _at(
+                        zone,
+                        _nth(over or entries, 0, where, owner),
+                        f"TTL {ttl} is over {limit}: " + cause.format("max-zone-ttl"),
+                        f"{owner} {kind}",
+                    )
+                )
+    problems = []
+    for kind in found:
+        problems += kind[:SHOWN]
+        if len(kind) > SHOWN:
+            first = kind[SHOWN]
+            problems.append(
+                Problem(
+                    first.file,
+                    f"and {len(kind) - SHOWN} more like the above",
+                    first.line,
+                    first.zone,
+                    None,
+                )
+            )
+    total = sum(sizes.values())
+    if limits.max_records and total > limits.max_records:
+        file, line = where.first_record()
+        problems.append(
+            Problem(
+                file,
+                f"{total} records, over {limits.max_records}: " + cause.format("max-records"),
+                line,
+                zone.text.name,
+            )
+        )
+    return problems
+
+
+def _at(zone: Zone, where: tuple[str, int], message: str, record: str) -> Problem:
+    return Problem(where[0], message, where[1], zone.text.name, record)
+
+
+def _nth(entries: list[Entry], index: int, where: Locator, owner: str) -> tuple[str, int]:
+    """Where the record that goes over the limit is written (a $GENERATE: its line)."""
+    if entries:
+        entry = entries[min(index, len(entries) - 1)]
+        return entry.file, entry.line
+    return where.find(owner) or where.first_record()
+
+
+def _type_over(entries: list[Entry], limit: int, where: Locator, owner: str) -> tuple[str, int]:
+    """Where the first type over the limit at `owner` is written, in the order named reads."""
+    seen: set[str] = set()
+    for entry in entries:
+        seen.add(_kind(entry.rtype, entry.rdata))
+        if len(seen) > limit:
+            return entry.file, entry.line
+    return _nth(entries, len(entries), where, owner)
