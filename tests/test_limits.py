@@ -26,10 +26,15 @@ from reconciler.devtools.sandbox import free_port
 from reconciler.model.limits import Limits, LoadLimits
 
 from .conftest import GOOD_ZONE, ZoneRepo
-from .test_daemon import Site
+from .daemonsite import Site
 
 ZONE = "zones/example.org.zone"
 LINES = len(GOOD_ZONE.splitlines())
+
+
+def _errors(out: str) -> list[str]:
+    """The error lines of `check`'s output (the mail rules warn about the test zone's MX)."""
+    return [line for line in out.splitlines()[:-1] if ": warning: " not in line]
 
 
 def _hosts(name: str, count: int, start: int = 1) -> str:
@@ -46,12 +51,12 @@ def test_an_rrset_over_the_limit_is_refused_with_its_line(zone_repo: ZoneRepo) -
     zone_repo.write(ZONE, GOOD_ZONE + _hosts("big", 101))
     result = zone_repo.run("check")
     assert result.code == 1
-    assert result.out.splitlines() == [
+    assert _errors(result.out) == [
         f"{ZONE}:{LINES + 101}: example.org: big.example.org. A: 101 records in one RRset, "
         "over 100: named refuses to load the zone (max-records-per-type, [limits] in "
         "reconciler.toml)",
-        "invalid: working tree: 1 error(s), 0 warning(s)",
     ]
+    assert result.out.splitlines()[-1].startswith("invalid: working tree: 1 error(s)")
 
 
 def test_an_rrset_made_by_generate_points_at_the_directive(zone_repo: ZoneRepo) -> None:
@@ -88,8 +93,7 @@ def test_limits_in_reconciler_toml_apply_where_no_primary_is_at_hand(zone_repo: 
     _limits(zone_repo, max_records_per_type=200, max_zone_ttl=86400, max_records=100)
     result = zone_repo.run("check")
     assert result.code == 1
-    problems = result.out.splitlines()[:-1]
-    assert problems == [
+    assert _errors(result.out) == [
         f"{ZONE}:{LINES + 102}: example.org: long.example.org. TXT: TTL 172800 is over 86400: "
         "named refuses to load the zone (max-zone-ttl, [limits] in reconciler.toml)",
         f"{ZONE}:2: example.org: 110 records, over 100: named refuses to load the zone "
@@ -134,7 +138,7 @@ def test_check_on_the_primary_uses_the_limits_of_its_named_conf(
     result = zone_repo.run("check", "--config", str(config))
     assert result.code == 1
     source = f"the primary's {tmp_path / 'named.conf'}"
-    assert result.out.splitlines()[:-1] == [
+    assert _errors(result.out) == [
         f"{ZONE}:{LINES + 6}: example.org: big.example.org. A: 6 records in one RRset, over 5: "
         f"named refuses to load the zone (max-records-per-type, {source})",
         f"{ZONE}:{LINES + 8}: example.org: example.org.: 5 types at one name, over 4: "

@@ -37,6 +37,7 @@ $ORIGIN org.
 www.example AAAA 2001:db8::80
 $ORIGIN example.org.
 @       TXT "v=spf1 mx -all"
+_dmarc  TXT "v=DMARC1; p=none"
 """
 
 
