@@ -10,11 +10,16 @@ import json
 import re
 import subprocess
 
+import dns.message
+import dns.query
 import pytest
 
+from reconciler.bind import probe
 from reconciler.check.checkzone import STRICT
+from reconciler.devtools.init import commit_all
 
 from .conftest import GOOD_ZONE, ZoneRepo
+from .daemonsite import Site, wait_until
 
 ZONE = "zones/example.org.zone"
 LINE = re.compile(r"^(zones/\S+):(\d+): example\.org: ")
@@ -87,6 +92,35 @@ def test_origin_dot_style_is_accepted_with_every_record_where_bind_puts_it(
         "mail.example.org. A 192.0.2.25",
         'example.org. TXT "v=spf1 mx -all"',
     } <= served
+
+
+def test_an_origin_dot_zone_pushed_to_the_daemon_reaches_every_secondary(site: Site) -> None:
+    daemon = site.start()
+    (site.root / "clone" / ZONE).write_text(ORIGIN_DOT)
+    sha = commit_all(site.clone, "example.org, written in BIND's classic style")
+    site.clone.git.push("-q", "origin", "main")  # through the pre-receive hook's check
+    event = daemon.wait_event(
+        lambda e: e.get("component") == "daemon" and e.get("commit") == sha[:12] and "status" in e,
+        "the reconcile of the new zone",
+    )
+    assert event["status"] == "confirmed", event
+    servers = site.sandbox.servers.all()
+
+    def everywhere() -> list[int | None] | None:  # secondaries learn it from the catalog
+        serials = [probe.soa_serial(s.address, s.port, "example.org", 1.0) for s in servers]
+        return serials if None not in serials and len(set(serials)) == 1 else None
+
+    wait_until(everywhere, "every server to serve example.org")
+    for server in servers:
+        for name, rtype, expected in [
+            ("host.sub.example.org", "A", ["192.0.2.30"]),
+            ("www.example.org", "AAAA", ["2001:db8::80"]),
+            ("example.org", "MX", ["10 mail.example.org."]),
+        ]:
+            query = dns.message.make_query(name, rtype)
+            response = dns.query.udp(query, server.address, port=server.port, timeout=2)
+            answer = sorted(r.to_text() for rrset in response.answer for r in rrset)
+            assert answer == expected, (server.name, name, rtype, answer)
 
 
 def test_named_compilezone_output_is_accepted(zone_repo: ZoneRepo) -> None:
