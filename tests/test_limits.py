@@ -80,12 +80,13 @@ def test_a_name_with_too_many_types_is_refused_at_the_type_over(zone_repo: ZoneR
 
 
 def _limits(repo: ZoneRepo, **values: int) -> None:
+    """Set keys of the [limits] table of the repo's reconciler.toml."""
     path = repo.path / "reconciler.toml"
-    text = path.read_text()
+    head, table = path.read_text().split("\n[limits]\n", 1)
     for key, value in values.items():
-        text, count = re.subn(rf"(?m)^{key} = \d+$", f"{key} = {value}", text)
+        table, count = re.subn(rf"(?m)^{key} = \d+$", f"{key} = {value}", table, count=1)
         assert count == 1, key
-    path.write_text(text)
+    path.write_text(f"{head}\n[limits]\n{table}")
 
 
 def test_limits_in_reconciler_toml_apply_where_no_primary_is_at_hand(zone_repo: ZoneRepo) -> None:

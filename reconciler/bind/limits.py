@@ -13,12 +13,11 @@ kept: only these numbers leave this module. Called by check/inspect.py.
 from __future__ import annotations
 
 import re
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 from reconciler.bind.keys import scrub
-from reconciler.bind.tools import CHECKCONF_TIMEOUT, tool
+from reconciler.bind.tools import LIMITS, run_tool
 from reconciler.errors import BindError
 from reconciler.model.limits import (
     DEFAULT_POLICY_MAX_ZONE_TTL,
@@ -49,23 +48,16 @@ class Statement:
 def primary_limits(named_conf: Path) -> Limits:
     """The limits the primary's named loads zones under; BindError when they cannot be read."""
     named_conf = Path(named_conf)
-    try:
-        run = subprocess.run(
-            [tool("named-checkconf"), "-p", "-x", str(named_conf)],
-            cwd=named_conf.parent,
-            capture_output=True,
-            text=True,
-            errors="replace",
-            timeout=CHECKCONF_TIMEOUT,
-        )
-    except subprocess.TimeoutExpired:
-        raise BindError(f"{named_conf}: named-checkconf -p did not finish") from None
-    except OSError as exc:
-        raise BindError(f"named-checkconf could not run: {exc.strerror}") from None
+    run = run_tool("named-checkconf", ["-p", "-x"], [str(named_conf)], cwd=named_conf.parent)
+    stopped = run.stopped("named-checkconf", LIMITS)
+    if stopped:
+        raise BindError(f"{named_conf}: {stopped}")
     if run.returncode != 0:
-        lines = scrub(run.stderr + run.stdout, cwd=named_conf.parent).strip().splitlines()
+        output = (run.stderr + run.stdout).decode("utf-8", "replace")
+        lines = scrub(output, cwd=named_conf.parent).strip().splitlines()
         raise BindError(lines[0] if lines else f"{named_conf}: named-checkconf failed")
-    return parse_limits(run.stdout, f"the primary's {named_conf}")
+    printed = run.stdout.decode("utf-8", "replace")
+    return parse_limits(printed, f"the primary's {named_conf}")
 
 
 def parse(text: str) -> tuple[Statement, ...]:
