@@ -312,7 +312,8 @@ def test_demo_detached_lists_servers_and_stops_everything(tmp_path: Path) -> Non
         pid = json.loads((root / "demo.json").read_text())["daemon_pid"]
     finally:
         stopped = runner.invoke(main, ["demo", "--dir", str(root), "--stop"])
-    assert stopped.exit_code == 0 and stopped.stdout.startswith("stopped 3 name server(s)")
+    assert stopped.exit_code == 0, stopped.output
+    assert stopped.stdout.startswith(f"stopped the daemon (pid {pid}) and 3 name server(s)")
     assert all(probe.soa_serial("127.0.0.1", port, "example.com") is None for port in ports)
     assert not Path(f"/proc/{pid}/cmdline").exists() or b"run" not in _cmdline(Path(f"/proc/{pid}"))
     assert '"event": "reconciled"' in (root / "daemon.log").read_text()

@@ -21,6 +21,7 @@ import urllib.request
 from datetime import datetime
 from pathlib import Path
 
+import git
 import pytest
 
 from reconciler.bind import probe
@@ -142,8 +143,8 @@ def test_second_daemon_refuses_and_signals_are_honoured(site: Site) -> None:
         text=True,
         timeout=WAIT,
     )
-    assert other.returncode == 1
-    assert "another reconciler holds the lock" in other.stderr
+    assert other.returncode == 5  # busy
+    assert f"the daemon (reconciler run, pid {daemon.process.pid}) holds the lock" in other.stderr
     daemon.process.send_signal(signal.SIGHUP)
     daemon.wait_event(lambda e: e.get("event") == "daemon.toml reloaded", "the reload")
     assert daemon.stop() == 0
@@ -377,3 +378,39 @@ def test_a_state_rebuilt_while_named_is_down_is_red_until_a_reconcile_proves_it(
     assert a_records(site, "www.example.com") == ["192.0.2.81"]
     assert is_newer(site.serials()[0], served["example.com"])
     wait_until(lambda: site.get("/healthz") == (200, "ok\n"), "healthz ok again")
+
+
+@pytest.mark.parametrize("command", ["apply", "rollback"])
+def test_apply_and_rollback_while_the_daemon_runs_say_what_to_do(site: Site, command: str) -> None:
+    # Issue 10, item 6: its own exit code, and a message that says how to go through the daemon.
+    daemon = site.start()
+    served = site.serials()
+    result = subprocess.run(
+        [sys.executable, "-m", "reconciler.cli", command, "--config", str(site.config)],
+        capture_output=True,
+        text=True,
+        timeout=WAIT,
+    )
+    assert result.returncode == 5, result.stderr
+    said = result.stderr.strip()
+    assert len(said.splitlines()) == 1, said
+    assert f"the daemon (reconciler run, pid {daemon.process.pid}) holds the lock" in said
+    assert "git revert" in said and "git push" in said
+    assert "or stop the daemon" in said
+    assert site.serials() == served
+
+
+def test_a_lagging_secondary_that_catches_up_is_confirmed(site: Site) -> None:
+    # Issue 10, item 6: after the catch-up the log said "unchanged"; it is a confirmation.
+    daemon = site.start()
+    ns3 = site.sandbox.servers.secondaries[1]
+    ns3.stop()
+    sha = site.push(lambda t: t.replace(WWW, "www     IN A    192.0.2.84"), "Move www")
+    event = daemon.wait_event(lambda e: e.get("event") == "secondaries lag; retrying", "the lag")
+    assert event["status"] == "unconfirmed" and "ns3" in event["reason"]
+    ns3.start()
+    event = daemon.wait_event(lambda e: e.get("event") == "reconciled", "the catch-up")
+    assert event["commit"] == sha[:12] and event["status"] == "confirmed"
+    assert a_records(site, "www.example.com") == ["192.0.2.84"]
+    note = git.Repo(site.root / "repo.git").git.notes("--ref=reconciler", "show", sha)
+    assert note.startswith("reconciler: confirmed at ")

@@ -409,3 +409,19 @@ def test_gitlab_script_posts_one_note_and_updates_it(pull_request: PullRequest, 
     )
     assert "RECONCILER_GITLAB_TOKEN is not set" in run.stdout
     assert len(api.bodies()) == 2
+
+
+def test_markdown_plan_of_one_zone_has_the_overview_and_counts_the_others(
+    zone_repo: ZoneRepo,
+) -> None:
+    # Issue 10, item 6: with one zone file changed, the others were not counted as unchanged
+    # (only the changed files are checked) and the overview was left out.
+    base = _increment(zone_repo)
+    zone_repo.write(ZONE, GOOD_ZONE.replace("192.0.2.80", "192.0.2.81"))
+    code, markdown = _markdown(zone_repo, base, "move www of example.org")
+    assert code == 0, markdown
+    lines = markdown.splitlines()
+    assert "`<base>` → `<head>`: 1 zone(s) changed, 2 unchanged" in lines
+    assert "| `example.org` | change | 1 → 2 | 0 | 0 | 1 | 9 → 9 |" in lines
+    text = zone_repo.run("plan", "--base", base, "--head", "HEAD").out
+    assert "unchanged: 2 zone(s)" in text.splitlines()

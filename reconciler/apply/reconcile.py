@@ -499,7 +499,8 @@ def _finish(
     unchanged: bool = False,
 ) -> Outcome:
     """Record success: good copies, state, git note."""
-    if unchanged and run.state.lagging:
+    caught_up = unchanged and bool(run.state.lagging)  # then it is a confirmation, not "unchanged"
+    if caught_up:
         # A secondary that was down loads its old copy and may wait a whole SOA
         # refresh interval: NOTIFY again now rather than halfway to the deadline.
         recheck = {z: run.state.zones[z].serial for z in run.state.zones}
@@ -530,7 +531,13 @@ def _finish(
     )
     save_state(run.host.state_dir, run.state)
     served = {n: z.serial for n, z in zones.items()}
-    status = Status.UNCONFIRMED if lagging else Status.UNCHANGED if unchanged else Status.CONFIRMED
+    status = (
+        Status.UNCONFIRMED
+        if lagging
+        else Status.UNCHANGED
+        if unchanged and not caught_up
+        else Status.CONFIRMED
+    )
     _note(run, status, None, served, lagging)
     reason = "secondaries lag: " + "; ".join(lagging) if lagging else None
     return Outcome(status, run.target, plan, served, lagging, reason)

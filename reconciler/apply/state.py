@@ -24,14 +24,26 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Literal
 
 from reconciler.atomic import write_atomic
-from reconciler.errors import PermanentError, ReconcilerError
+from reconciler.errors import PermanentError, TemporaryError
 from reconciler.model.serial import SERIAL_MAX
 
+Holder = Literal["daemon", "apply"]  # who holds the state folder's lock: `run`, or one apply
 
-class StateLocked(ReconcilerError):
+
+class StateLocked(TemporaryError):
     """another reconciler is working on this state folder"""
+
+    def __init__(self, folder: Path, pid: int | None, holder: Holder | None) -> None:
+        self.folder, self.pid, self.holder = folder, pid, holder
+        said = f"pid {pid}" if pid else "pid unknown"
+        who = {
+            "daemon": f"the daemon (reconciler run, {said})",
+            "apply": f"another apply or rollback ({said})",
+        }.get(holder or "", f"another reconciler ({said})")
+        super().__init__(f"{who} holds the lock of {folder}")
 
 
 class StateError(PermanentError):
@@ -207,17 +219,27 @@ def save_state(folder: Path, state: State) -> None:
 
 
 @contextmanager
-def locked(folder: Path) -> Iterator[None]:
-    """Hold the state folder's lock; refuse at once when another process holds it."""
+def locked(folder: Path, holder: Holder = "apply") -> Iterator[None]:
+    """Hold the state folder's lock; refuse at once (StateLocked, naming the holder) when
+    another process holds it. The lock file says who holds it: "<pid> <holder>"."""
     folder.mkdir(parents=True, exist_ok=True)
     fd = os.open(folder / "lock", os.O_RDWR | os.O_CREAT, 0o644)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise StateLocked(f"{folder}: another reconciler holds the lock") from None
+            raise StateLocked(folder, *_holder(fd)) from None
         os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode())
+        os.write(fd, f"{os.getpid()} {holder}\n".encode())
         yield
     finally:
         os.close(fd)
+
+
+def _holder(fd: int) -> tuple[int | None, Holder | None]:
+    """The pid and kind the lock file names (written by whoever holds it)."""
+    words = os.pread(fd, 100, 0).decode("ascii", errors="replace").split()
+    pid = int(words[0]) if words and words[0].isdigit() else None
+    word = words[1] if len(words) > 1 else None
+    kind: Holder | None = "daemon" if word == "daemon" else "apply" if word == "apply" else None
+    return pid, kind

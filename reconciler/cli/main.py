@@ -20,9 +20,9 @@ import click
 
 from reconciler import doctor, log
 from reconciler.apply import reconcile, status
-from reconciler.apply.state import load_state
+from reconciler.apply.state import StateLocked, load_state
 from reconciler.bind.conf import secondary_config
-from reconciler.check.inspect import inspect, read_config, zones_touched
+from reconciler.check.inspect import Inspection, inspect, read_config, zones_touched
 from reconciler.cli import host, hostreport, report
 from reconciler.config.host import load_host_config
 from reconciler.devtools import demo
@@ -35,6 +35,7 @@ from reconciler.source.repo import changed_paths, open_repo, resolve
 
 EXIT_OK = 0
 EXIT_INVALID = Status.INVALID.exit_code  # also: any error of ours (one line on stderr)
+EXIT_BUSY = 5  # the daemon (or another apply) holds the state folder's lock
 EXIT_INTERNAL = 70  # a bug: an exception that is not one of ours
 FORMAT = click.option(
     "--format", "fmt", type=click.Choice(["text", "json"]), default="text", help="Output format."
@@ -52,6 +53,10 @@ def _edge(func: Callable[..., int | None]) -> Callable[..., None]:
             for problem in exc.problems:
                 click.echo(str(problem), err=True)
             code = EXIT_INVALID
+        except StateLocked as exc:
+            command = click.get_current_context().info_name or ""
+            click.echo(f"error: {exc}{_through_the_daemon(exc, command)}", err=True)
+            code = EXIT_BUSY
         except ReconcilerError as exc:
             click.echo(f"error: {exc}", err=True)
             code = EXIT_INVALID
@@ -68,6 +73,22 @@ def _edge(func: Callable[..., int | None]) -> Callable[..., None]:
         sys.exit(code)
 
     return wrapper
+
+
+def _through_the_daemon(exc: StateLocked, command: str) -> str:
+    """What to do instead when the daemon holds the lock: go through it, or stop it."""
+    if exc.holder != "daemon" or command not in ("apply", "rollback"):
+        return ""
+    stop = "or stop the daemon (systemctl stop reconciler) and run this again"
+    if command == "rollback":
+        return (
+            "; it serves the branch head: to roll back through it, push a revert "
+            f"(git revert <commit> && git push), {stop}"
+        )
+    return (
+        "; it applies every push itself: push what you want served (git push; to go "
+        f"back, git revert <commit> && git push), {stop}"
+    )
 
 
 @click.group()
@@ -187,6 +208,7 @@ def plan_command(
         problems=after.problems + tuple(p for p in host_problems if p not in after.problems),
         invalid=set(after.zone_paths if only is None else only & set(after.zone_paths))
         - set(after.zones),
+        untouched=set() if only is None or before is None else _untouched(before, after, only),
     )
     if fmt == "json":
         extra = {"host": host_plan.to_dict()} if host_plan else {}
@@ -202,6 +224,11 @@ def plan_command(
     if plan.verdict == "invalid":
         return EXIT_INVALID
     return Status.UNSAFE.exit_code if plan.verdict == "unsafe" else EXIT_OK
+
+
+def _untouched(before: Inspection, after: Inspection, only: set[str]) -> set[str]:
+    """Zones in both revisions whose files did not change: unchanged, not checked again."""
+    return (set(before.zone_paths) & set(after.zone_paths)) - only
 
 
 def _parent(repo: Any, rev: str) -> str | None:
@@ -382,8 +409,9 @@ def demo_command(directory: str | None, detach: bool, stop_it: bool) -> int:
     if (detach or stop_it) and not directory:
         raise ReconcilerError("--detach and --stop need --dir DIR")
     if stop_it:
-        count = demo.stop(Path(directory or "."))
-        click.echo(f"stopped {count} name server(s) of the demo in {directory}")
+        stopped = demo.stop(Path(directory or "."))
+        daemon = f"the daemon (pid {stopped.daemon}) and " if stopped.daemon else ""
+        click.echo(f"stopped {daemon}{stopped.servers} name server(s) of the demo in {directory}")
         return EXIT_OK
     root = Path(directory) if directory else Path(tempfile.mkdtemp(prefix="reconciler-demo-"))
     click.echo(f"starting a primary and two secondaries in {root} ...")

@@ -214,7 +214,7 @@ def plan_markdown(plan: Plan) -> str:
             f"`{_md(zone.zone)}` ({', '.join(zone.mail)})" for zone in plan.zones if zone.mail
         )
         out += [f"> {MAIL_ICON} **This changes mail delivery:** {zones}", ""]
-    if len(plan.zones) > 1:
+    if plan.zones:
         out += _zone_overview(plan)
     budget = MARKDOWN_ROWS
     for zone in plan.zones:

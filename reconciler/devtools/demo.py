@@ -159,20 +159,26 @@ def start_daemon(root: Path) -> int:
     return process.pid
 
 
-def stop(root: Path, grace: float = 60.0) -> int:
-    """Stop what a detached demo in `root` started: the daemon, then the name servers.
+@dataclass(frozen=True)
+class Stopped:
+    """What `stop` ended: the daemon's pid (None: it was not running) and the name servers."""
 
-    Returns how many name servers were running.
-    """
+    daemon: int | None
+    servers: int
+
+
+def stop(root: Path, grace: float = 60.0) -> Stopped:
+    """Stop what a detached demo in `root` started: the daemon, then the name servers."""
     record = root / RECORD
     pid = None
     if record.exists():
         pid = json.loads(record.read_text(encoding="utf-8")).get("daemon_pid")
-    if pid and _is_daemon(pid, root):
-        terminate(pid, grace)  # SIGTERM: it finishes a reconcile under way, then exits
+    daemon = pid if pid and _is_daemon(pid, root) else None
+    if daemon:
+        terminate(daemon, grace)  # SIGTERM: it finishes a reconcile under way, then exits
     stopped = stop_detached(root / "servers")
     record.unlink(missing_ok=True)
-    return len(stopped)
+    return Stopped(daemon, len(stopped))
 
 
 def _is_daemon(pid: int, root: Path) -> bool:

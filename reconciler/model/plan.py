@@ -241,13 +241,15 @@ def make_plan(
     problems: tuple[Problem, ...] = (),
     invalid: Collection[str] = (),
     proposed: Safety | None = None,
+    untouched: Collection[str] = (),
 ) -> Plan:
     """Compare two revisions' zones.
 
     `safety`: the limits the change is judged by, the base's (the last applied
     commit's); `proposed`: the head's, unsafe where looser. `served`: the serial each
     zone is served with now; `invalid`: zones present in the head but not valid there
-    (left out: the problems say why).
+    (left out: the problems say why); `untouched`: zones not compared because no file
+    of theirs changed (counted as unchanged).
     """
     served = served or {}
     plans = []
@@ -283,13 +285,14 @@ def make_plan(
                 unsafe=tuple(_unsafe(name, before, after, changes, touched, safety)),
             )
         )
+    unchanged += [name for name in untouched if name not in base and name not in head]
     return Plan(
         base_label,
         head_label,
         tuple(plans),
         problems,
         allow_unsafe,
-        tuple(unchanged),
+        tuple(sorted(unchanged)),
         loosens=loosened(safety, proposed) if proposed is not None else (),
     )
 

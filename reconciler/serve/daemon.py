@@ -116,7 +116,7 @@ class Daemon:
     # --- the loop -------------------------------------------------------------------------
 
     def run(self) -> None:
-        with locked(self.host.state_dir):
+        with locked(self.host.state_dir, "daemon"):
             self._prepare_repo()
             observer = self._watch()
             server = HttpServer(
