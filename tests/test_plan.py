@@ -35,7 +35,7 @@ def test_reformat_only_shows_no_change(zone_repo: ZoneRepo) -> None:
     assert result.code == 0, result.out + result.err
     plan = json.loads(result.out)
     assert plan["zones"] == []
-    assert plan["unchanged"] == ["example.org"]
+    assert plan["unchanged"] == ["example.com", "example.net", "example.org"]
     assert plan["verdict"] == "safe"
 
 
@@ -64,6 +64,7 @@ def test_added_removed_changed_records(zone_repo: ZoneRepo) -> None:
         "      + mail.example.org. 3600 A 192.0.2.26",
         "  - www.example.org. A",
         "      - www.example.org. 3600 A 192.0.2.80",
+        "unchanged: 2 zone(s)",  # example.com and example.net: their files did not change
         "zones/example.org.zone:5: example.org: example.org. MX: warning: example.org receives "
         "mail (MX) but has no DMARC record: receivers cannot tell forged mail from "
         "example.org's own; add e.g. "
