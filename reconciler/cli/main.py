@@ -410,8 +410,8 @@ def demo_command(directory: str | None, detach: bool, stop_it: bool) -> int:
         raise ReconcilerError("--detach and --stop need --dir DIR")
     if stop_it:
         stopped = demo.stop(Path(directory or "."))
-        daemon = f"the daemon (pid {stopped.daemon}) and " if stopped.daemon else ""
-        click.echo(f"stopped {daemon}{stopped.servers} name server(s) of the demo in {directory}")
+        ended = f"the daemon (pid {stopped.daemon}) and " if stopped.daemon else ""
+        click.echo(f"stopped {ended}{stopped.servers} name server(s) of the demo in {directory}")
         return EXIT_OK
     root = Path(directory) if directory else Path(tempfile.mkdtemp(prefix="reconciler-demo-"))
     click.echo(f"starting a primary and two secondaries in {root} ...")
