@@ -399,3 +399,55 @@ def test_a_commit_that_loosens_safety_is_unsafe_and_the_plan_says_so(
     assert [deployment.answer(s, "h0.example.com") for s in deployment.servers] == [
         ["192.0.2.200"]
     ] * 3
+
+
+# --- issue 10 item 4: a rollback's reason points at the repo ------------------------------------
+
+
+@pytest.fixture
+def strict(tmp_path: Path) -> Iterator[Deployment]:
+    """A primary stricter than anything check can know of: its limits are only in its
+    named.conf, and daemon.toml does not name that file."""
+    sandbox = demo.setup(
+        tmp_path / "demo",
+        primary_options="max-zone-ttl 86400;\nmax-records-per-type 3;",
+        deadline=4,
+        hooks=False,
+    )
+    try:
+        config = sandbox.root / "daemon.toml"
+        text = config.read_text()
+        assert "\nnamed_conf = " in text
+        config.write_text("\n".join(x for x in text.splitlines() if "named_conf" not in x))
+        yield Deployment(sandbox)
+    finally:
+        sandbox.servers.stop_all()
+
+
+def test_a_rollback_names_the_repo_line_and_keeps_bind_s_whole_message(strict: Deployment) -> None:
+    text = (strict.sandbox.root / "clone" / ZONE).read_text()
+    many = "".join(f"many    IN A    192.0.2.{i}\n" for i in range(1, 5))
+    strict.edit(ZONE, lambda t: t + many, "Four addresses for many")
+    code, outcome = strict.apply()
+    assert code == 2, outcome
+    first = len(text.splitlines()) + 1  # named refuses one of the four, the one over 3
+    (problem,) = outcome["problems"]
+    assert (problem["file"], problem["record"]) == (ZONE, "many.example.com. A")
+    assert problem["line"] in range(first, first + 4)
+    assert (
+        f"{ZONE}:{problem['line']}: example.com: many.example.com. A: named refused the zone "
+        "at load: too many records (must not exceed 3)"
+    ) in outcome["reason"]
+    assert str(strict.sandbox.host.zone_dir) not in outcome["reason"]
+
+    strict.edit(
+        ZONE, lambda t: t.replace(many, "").replace(WWW, "www 172800 IN A 192.0.2.77"), "TTL"
+    )
+    code, outcome = strict.apply()
+    assert code == 2, outcome
+    www = next(n for n, x in enumerate(text.splitlines(), 1) if x == WWW)
+    assert (
+        f"{ZONE}:{www}: example.com: www.example.com. A: named refused the zone at load: "
+        "TTL 172800 exceeds configured max-zone-ttl 86400"
+    ) in outcome["reason"]
+    assert [strict.answer(s, "www.example.com") for s in strict.servers] == [["192.0.2.10"]] * 3

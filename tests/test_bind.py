@@ -19,8 +19,9 @@ from reconciler.atomic import write_atomic
 from reconciler.bind import probe
 from reconciler.bind.catalog import CATALOG, catalog_member_id, catalog_zone_text
 from reconciler.bind.conf import primary_include, secondary_config
+from reconciler.bind.journal import discard_journal, journal_end, journal_files, journal_fits
 from reconciler.bind.keys import Key, key_text, new_key, read_key_file, write_key_file
-from reconciler.bind.namedlog import load_failure_reason, log_size
+from reconciler.bind.namedlog import LoadFailure, load_failure, load_failure_reason, log_size
 from reconciler.bind.rndc import Rndc
 from reconciler.bind.tools import checkconf, tool
 from reconciler.config.repo import Server
@@ -372,3 +373,48 @@ def test_load_failure_reason_picks_the_failure_of_that_zone(tmp_path: Path) -> N
 def test_key_files_written_by_the_sandbox_are_private(strict: sandbox.Servers) -> None:
     for path in (strict.transfer_key_file, strict.rndc_key_file):
         assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+
+
+LIMIT_LOG = """\
+01-Dec-2026 18:51:06.276 database: error: error adding 'many.example.com/A' in \
+'example.com/IN' (zone): too many records (must not exceed 3)
+01-Dec-2026 18:51:06.276 general: error: dns_master_load: /z/example.com.zone:10: \
+many.example.com: too many records
+01-Dec-2026 18:51:06.276 zoneload: error: zone example.com/IN: loading from master file \
+/z/example.com.zone failed: too many records
+01-Dec-2026 18:51:06.276 zoneload: error: zone example.com/IN: not loaded due to errors.
+"""
+
+
+def test_load_failure_keeps_bind_s_whole_message_and_the_record(tmp_path: Path) -> None:
+    log = tmp_path / "named.log"
+    log.write_text(LIMIT_LOG)
+    failure = load_failure(log, "example.com")
+    assert failure == LoadFailure(
+        text="/z/example.com.zone:10: many.example.com: too many records",
+        message="too many records (must not exceed 3)",
+        file="/z/example.com.zone",
+        line=10,
+        owner="many.example.com.",
+        rtype="A",
+    )
+    log.write_text(NAMED_LOG)
+    failure = load_failure(log, "gone.test")
+    assert failure is not None and failure.file is None and failure.message.endswith("not found")
+
+
+def test_journal_leftovers_go_and_an_unreadable_journal_never_fits(tmp_path: Path) -> None:
+    zone = tmp_path / "example.com.zone"
+    zone.write_text("example.com. 300 IN SOA a. b. 5 1 1 1 1\n")
+    assert journal_end(zone) is None and journal_fits(zone, 5)
+    for path in journal_files(zone):
+        path.write_bytes(b"not a journal")
+    assert not journal_fits(zone, 5)
+    with pytest.raises(BindError, match="named-journalprint cannot read it"):
+        journal_end(zone)
+    assert discard_journal(zone) == [
+        "example.com.zone.jnl",
+        "example.com.zone.jnw",
+        "example.com.zone.jbk",
+    ]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["example.com.zone"]

@@ -23,6 +23,7 @@ import git
 import structlog
 
 from reconciler.apply.deploy import Deployer, zone_file
+from reconciler.apply.refusal import refusal
 from reconciler.apply.served import (
     OnPrimary,
     Presence,
@@ -38,7 +39,7 @@ from reconciler.atomic import write_atomic
 from reconciler.bind.catalog import CATALOG
 from reconciler.bind.journal import journal_end
 from reconciler.bind.keys import read_key_file
-from reconciler.bind.namedlog import load_failure_reason
+from reconciler.bind.namedlog import load_failure
 from reconciler.bind.rndc import Rndc
 from reconciler.check.inspect import Inspection, inspect, read_config, zones_touched
 from reconciler.config.host import HostConfig
@@ -412,8 +413,9 @@ def _deploy(
     run.deploy.write(zones, members, added, removed, added | _unheld(baseline, zones))
     failed = run.deploy.confirm_primary({z: c.serial for z, c in zones.items()}, offset)
     if failed:
-        reason = _failure_reason(run, failed, offset)
-        return _rollback(run, plan, baseline, {z: c.serial for z, c in zones.items()}, reason)
+        why = _refusals(run, {z: zones[z] for z in failed}, head, offset)
+        attempted = {z: c.serial for z, c in zones.items()}
+        return _rollback(run, plan, baseline, attempted, why)
     lagging = run.deploy.confirm_secondaries({z: c.serial for z, c in zones.items()})
     return _finish(run, plan, zones, removed | baseline.vanished, lagging=lagging)
 
@@ -427,24 +429,42 @@ def _unheld(baseline: _Baseline, zones: dict[str, CanonicalZone]) -> set[str]:
     }
 
 
-def _failure_reason(run: _Run, failed: list[str], offset: int) -> str:
-    reasons = []
-    for zone in failed:
-        why = load_failure_reason(run.host.log_file, zone, offset) if run.host.log_file else None
+def _refusals(
+    run: _Run, failed: dict[str, CanonicalZone], head: Inspection, offset: int
+) -> tuple[str, tuple[Problem, ...]]:
+    """Why named did not load each zone: a Problem at the repo's line when its log says,
+    else what rndc zonestatus says; and the reason in one line."""
+    reasons, problems = [], []
+    for zone, attempted in sorted(failed.items()):
+        log = run.host.log_file
+        failure = load_failure(log, zone, offset) if log else None
+        path = head.zone_paths.get(zone)
+        if failure is not None and path is not None:
+            written = zone_file(run.host, zone)
+            problem = refusal(zone, failure, written, attempted, path, head.snapshot.text_of(path))
+            problems.append(problem)
+            reasons.append(str(problem))
+            continue
+        why = failure.text if failure else None
         if why is None:
             try:
                 why = run.deploy.rndc.zonestatus(zone).splitlines()[0]
             except (BindError, IndexError):
                 why = None
         reasons.append(f"{zone}: named did not load it" + (f" ({why})" if why else ""))
-    return "; ".join(reasons)
+    return "; ".join(reasons), tuple(problems)
 
 
 def _rollback(
-    run: _Run, plan: Plan, baseline: _Baseline, attempted: dict[str, int], reason: str
+    run: _Run,
+    plan: Plan,
+    baseline: _Baseline,
+    attempted: dict[str, int],
+    why: tuple[str, tuple[Problem, ...]],
 ) -> Outcome:
     """Serve the last good files again, every serial moved past the attempted one; remove
     only the zones this attempt added, never one that was served before."""
+    reason, problems = why
     run.log.error("rolling back", reason=reason, stage="rollback")
     dropped = {z.zone for z in plan.zones if z.action == "remove"}
     restored: dict[str, CanonicalZone] = {}
@@ -487,6 +507,7 @@ def _rollback(
         served,
         lagging,
         f"commit {run.target[:12]} rolled back: {reason}",
+        problems,
     )
 
 

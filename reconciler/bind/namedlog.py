@@ -1,12 +1,16 @@
 """named's log: why a zone did not load, read after a byte offset.
 
-Called by the reconcile step (the reason of a rollback) and devtools/sandbox.py.
+`load_failure` returns a `LoadFailure` value: BIND's whole message, and where it
+points (the file named read, its line, the record) so that the reconcile step can
+name the repo's line instead. Called by the reconcile step (the reason of a
+rollback) and devtools/sandbox.py.
 """
 
 from __future__ import annotations
 
 import os
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 from reconciler.model.names import checked_zone_name
@@ -27,9 +31,33 @@ _SEVERITY = re.compile(r"\b(critical|error|warning|notice|info|debug(?: \d+)?): 
 
 
 _LOADING = re.compile(r"loading from master file (?P<file>.+?) failed")
+# "error adding 'many.example.com/A' in 'example.com/IN' (zone): too many records (must not
+# exceed 100)": the record's type and the detail that the master-file error leaves out
+_ADDING = re.compile(
+    r"error adding '(?P<owner>[^'/]+)/(?P<rtype>[A-Za-z0-9]+)' in '(?P<zone>[^'/]+)/IN'"
+    r"[^:]*: (?P<what>.+)$"
+)
+
+
+@dataclass(frozen=True)
+class LoadFailure:
+    """Why named did not load a zone, as its log says."""
+
+    text: str  # the line that says it best, time and category cut off
+    message: str  # BIND's message, whole: what is wrong, with any detail named logged
+    file: str | None = None  # the file named read, when the error names one
+    line: int | None = None  # ... and its line
+    owner: str | None = None  # the record's owner (absolute, lower case), when named names it
+    rtype: str | None = None  # ... and its type
 
 
 def load_failure_reason(log_file: Path, zone: str, since_offset: int = 0) -> str | None:
+    """`load_failure(...).text`: why named did not load `zone`; None if it did."""
+    failure = load_failure(log_file, zone, since_offset)
+    return failure.text if failure else None
+
+
+def load_failure(log_file: Path, zone: str, since_offset: int = 0) -> LoadFailure | None:
     """Why named did not load `zone`, from its log after byte `since_offset`; None if the log
     shows no failure of that zone (or a successful load after the last failure).
 
@@ -71,8 +99,9 @@ def load_failure_reason(log_file: Path, zone: str, since_offset: int = 0) -> str
     for line in window:  # the master-file error with file and line
         for file in files:
             at = line.find(f"{file}:")
-            if at >= 0 and re.match(r"\d+: ", line[at + len(file) + 1 :]):
-                return line[at:].strip()
+            located = re.match(r"(\d+): (.*)$", line[at + len(file) + 1 :]) if at >= 0 else None
+            if located:
+                return _at_line(line[at:].strip(), file, int(located[1]), located[2], window, name)
     for line in window:  # the first error about the zone
         found = tag.search(line)
         severity = _SEVERITY.search(line[: found.start()]) if found else None
@@ -81,6 +110,33 @@ def load_failure_reason(log_file: Path, zone: str, since_offset: int = 0) -> str
             and "not loaded due to errors" not in line
             and (severity is None or severity.group(1) in ("critical", "error", "warning"))
         ):
-            return line[found.start() :].strip()
+            text = line[found.start() :].strip()
+            return LoadFailure(text, text[found.end() - found.start() :])
     found = tag.search(lines[failure])
-    return lines[failure][found.start() :].strip() if found else None
+    if found is None:
+        return None
+    text = lines[failure][found.start() :].strip()
+    return LoadFailure(text, text[found.end() - found.start() :])
+
+
+def _at_line(
+    text: str, file: str, line: int, message: str, window: list[str], zone: str
+) -> LoadFailure:
+    """A master-file error (`FILE:LINE: [OWNER: ]WHAT`), with the record and the detail of a
+    matching "error adding 'OWNER/TYPE' in 'ZONE/IN' ...: WHAT (DETAIL)" line."""
+    owner, _, what = message.partition(": ")
+    if not what or " " in owner or "." not in owner:
+        owner, what = "", message
+    rtype = None
+    for candidate in window:
+        adding = _ADDING.search(candidate)
+        if (
+            adding
+            and adding["zone"].lower().rstrip(".") == zone
+            and (not owner or adding["owner"].lower() == owner.lower())
+            and adding["what"].startswith(what)
+        ):
+            owner, rtype, what = adding["owner"], adding["rtype"].upper(), adding["what"].strip()
+            break
+    record = owner.lower().rstrip(".") + "." if owner else None
+    return LoadFailure(text, what, file, line, record, rtype)
