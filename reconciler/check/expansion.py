@@ -51,10 +51,7 @@ def over_limit(zone: ZoneText, records: int, limit: int, biggest: Count) -> Prob
 
 def count(snapshot: Snapshot, zones_dir: str, zone: ZoneText) -> Count:
     """What the zone's text and everything it includes add up to."""
-    files: dict[str, str] = {}
-    for path, entry in snapshot.files.items():
-        if path.startswith(zones_dir + "/") and entry.data is not None and not entry.symlink:
-            files[path] = entry.data.decode("latin-1")  # directives are ASCII; lines stay lines
+    files = _Files(snapshot, zones_dir)
     totals = _included_totals(files, zones_dir, zone.text)
     records, biggest = 0, Count(0, None, "", 0)
     for number, adds, what in _contributions(zone.text, zones_dir, totals):
@@ -62,6 +59,32 @@ def count(snapshot: Snapshot, zones_dir: str, zone: ZoneText) -> Count:
         if what and adds > biggest.adds:
             biggest = Count(0, number, what, adds)
     return Count(records, biggest.line, biggest.what, biggest.adds)
+
+
+class _Files(Mapping[str, str]):
+    """The zones folder's files as text, decoded when first asked for (most never are)."""
+
+    def __init__(self, snapshot: Snapshot, zones_dir: str) -> None:
+        self._entries = {
+            path: entry.data
+            for path, entry in snapshot.files.items()
+            if path.startswith(zones_dir + "/") and entry.data is not None and not entry.symlink
+        }
+        self._texts: dict[str, str] = {}
+
+    def __getitem__(self, path: str) -> str:
+        if path not in self._texts:
+            self._texts[path] = self._entries[path].decode("latin-1")  # lines stay lines
+        return self._texts[path]
+
+    def __contains__(self, path: object) -> bool:
+        return path in self._entries
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._entries)
+
+    def __len__(self) -> int:
+        return len(self._entries)
 
 
 def _included_totals(files: Mapping[str, str], zones_dir: str, text: str) -> dict[str, int]:

@@ -43,10 +43,11 @@ def render(
     for other, entry in snapshot.files.items():
         if other.startswith(zones_dir + "/") and entry.data is not None and not entry.symlink:
             sources[other[len(zones_dir) + 1 :]] = entry.data.decode("utf-8", "replace")
-    job = {"path": path, "text": text, "name": name, "variables": variables}
-    job |= {"sources": sources, "max_bytes": max_bytes}
     # The answer is JSON: room for escapes in the text and for the problems around it.
-    limits = bounded.Limits(CPU_SECONDS, MEMORY_BYTES, 2 * max_bytes + bounded.MIB, WALL_SECONDS)
+    answer_bytes = 2 * max_bytes + bounded.MIB
+    job = {"path": path, "text": text, "name": name, "variables": variables}
+    job |= {"sources": sources, "max_bytes": max_bytes, "answer_bytes": answer_bytes}
+    limits = bounded.Limits(CPU_SECONDS, MEMORY_BYTES, answer_bytes, WALL_SECONDS)
     done = bounded.run(
         [sys.executable, "-m", "reconciler.check.render"],
         limits,
@@ -88,7 +89,11 @@ def _child() -> None:
         problems = [_problem(job, f"template error: {type(exc).__name__}: {exc}"[:500])]
     answer = {"text": text, "problems": [p.as_dict() for p in problems]}
     answer |= {"memory": memory, "line": line}
-    sys.stdout.buffer.write(json.dumps(answer, ensure_ascii=False).encode("utf-8", "replace"))
+    payload = json.dumps(answer, ensure_ascii=False).encode("utf-8", "replace")
+    if len(payload) > job["answer_bytes"]:  # a text of control characters, escaped 6 times
+        over = Problem(job["path"], _over(job["max_bytes"]), zone=job["name"])
+        payload = json.dumps(answer | {"text": None, "problems": [over.as_dict()]}).encode()
+    sys.stdout.buffer.write(payload)
     sys.stdout.flush()
 
 
@@ -113,11 +118,7 @@ def _render(job: dict[str, Any]) -> tuple[str | None, list[Problem]]:
         for chunk in template.generate(zone=name, origin=name + ".", vars=variables, **variables):
             size += len(chunk.encode("utf-8", "replace"))
             if size > job["max_bytes"]:
-                over = (
-                    f"the rendered zone is over the limit of {job['max_bytes']} bytes "
-                    "([safety] max_zone_bytes in reconciler.toml)"
-                )
-                return None, [Problem(path, over, zone=name)]
+                return None, [Problem(path, _over(job["max_bytes"]), zone=name)]
             out.write(chunk)
     except TemplateSyntaxError as exc:
         return None, [Problem(path, f"template syntax: {exc.message}", exc.lineno, name)]
@@ -126,6 +127,13 @@ def _render(job: dict[str, Any]) -> tuple[str | None, list[Problem]]:
     except TemplateError as exc:
         return None, [_problem(job, f"template error: {exc}")]
     return out.getvalue(), []
+
+
+def _over(max_bytes: int) -> str:
+    return (
+        f"the rendered zone is over the limit of {max_bytes} bytes "
+        "([safety] max_zone_bytes in reconciler.toml)"
+    )
 
 
 def _problem(job: dict[str, Any], message: str) -> Problem:
