@@ -94,7 +94,7 @@ BOMBS = [
         "output of a loop",
         _template(
             "{% for a in range(100000) %}{% for b in range(100000) %}"
-            "h{{ a }}-{{ b }} IN A 192.0.2.1\n{% endfor %}{% endfor %}"
+            "h{{ a }}-{{ b }} IN TXT {{ '\"x\" ' * 1000 }}\n{% endfor %}{% endfor %}"
         ),
         TEMPLATE,
         "over the limit of 67108864 bytes ([safety] max_zone_bytes",

@@ -116,7 +116,7 @@ def _render(job: dict[str, Any]) -> tuple[str | None, list[Problem]]:
         out = io.StringIO()
         size = 0
         for chunk in template.generate(zone=name, origin=name + ".", vars=variables, **variables):
-            size += len(chunk.encode("utf-8", "replace"))
+            size += len(chunk)  # characters: never more than the bytes they encode to
             if size > job["max_bytes"]:
                 return None, [Problem(path, _over(job["max_bytes"]), zone=name)]
             out.write(chunk)
@@ -126,7 +126,10 @@ def _render(job: dict[str, Any]) -> tuple[str | None, list[Problem]]:
         return None, [_problem(job, f"template refused by the sandbox: {exc}")]
     except TemplateError as exc:
         return None, [_problem(job, f"template error: {exc}")]
-    return out.getvalue(), []
+    text = out.getvalue()
+    if len(text.encode("utf-8", "replace")) > job["max_bytes"]:
+        return None, [Problem(path, _over(job["max_bytes"]), zone=name)]
+    return text, []
 
 
 def _over(max_bytes: int) -> str:
