@@ -57,11 +57,13 @@ integration: venv image
 test: venv bind signing-tools deploy-tools image lint
 	$(PY) -m pytest -q tests integration
 
-# ruff, and the layers of the pipeline (import-linter; the contracts are in pyproject.toml).
+# ruff, the layers of the pipeline (import-linter; the contracts are in pyproject.toml) and
+# the types (mypy --strict over the package).
 lint: venv
 	$(VENV)/bin/ruff check reconciler tests bench integration
 	$(VENV)/bin/ruff format --check reconciler tests bench integration
 	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy
 
 # A primary and two secondaries on loopback, a repo, one apply; Ctrl-C stops it all.
 # DEMO_DIR=/some/dir make demo keeps the demo's files there.

@@ -91,10 +91,6 @@ class ValidationError(PermanentError):
         super().__init__("\n".join(str(p) for p in errors) or None)
 
 
-class UnsafeChange(ReconcilerError):
-    """the change is larger than the safety limits allow"""
-
-
 class BindError(TemporaryError):
     """BIND refused or failed"""
 

@@ -1,6 +1,6 @@
 """structlog set-up: readable console lines for the CLI, JSON for the daemon.
 
-Called once by `cli/main.py` at start-up; everything else just calls `get()` and
+Called once by `cli/main.py` at start-up; everything else calls `structlog.get_logger()` and
 binds its context (zone, commit, stage).
 """
 
@@ -33,7 +33,3 @@ def configure(json: bool = False, verbose: bool = False, level: str | None = Non
         logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
         cache_logger_on_first_use=False,
     )
-
-
-def get(**context: object) -> structlog.stdlib.BoundLogger:
-    return structlog.get_logger().bind(**context)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from reconciler.model.plan import Safety, loosened
 
 from .conftest import GOOD_ZONE, ZoneRepo
@@ -102,6 +104,32 @@ def test_large_change_is_unsafe_unless_allowed(zone_repo: ZoneRepo) -> None:
     result = zone_repo.run("plan", "--base", base, "--head", head)
     assert result.code == 0, result.out
     assert result.out.splitlines()[-1].startswith("verdict: unsafe but allowed")
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "Reconciler-Allow: unsafe in the subject is no trailer",
+        "drop the hosts\n\nWe said Reconciler-Allow: unsafe in prose.\n\nSigned-off-by: a <a@b>",
+        "drop the hosts\n\nReconciler-Allow: unsafe\n\nand a paragraph after it",
+        "drop the hosts\n\nReconciler-Allow: maybe",
+    ],
+)
+def test_the_allow_trailer_counts_only_as_a_git_trailer(zone_repo: ZoneRepo, message: str) -> None:
+    base = _base(zone_repo, MANY)
+    zone_repo.write(ZONE, GOOD_ZONE)
+    head = zone_repo.commit(message)
+    result = zone_repo.run("plan", "--base", base, "--head", head)
+    assert result.code == 3, result.out
+
+
+def test_the_allow_trailer_among_other_trailers(zone_repo: ZoneRepo) -> None:
+    base = _base(zone_repo, MANY)
+    zone_repo.write(ZONE, GOOD_ZONE)
+    head = zone_repo.commit(
+        "drop the hosts\n\nSigned-off-by: a <a@b>\nreconciler-allow: Unsafe\nCo-authored-by: c"
+    )
+    assert zone_repo.run("plan", "--base", base, "--head", head).code == 0
 
 
 def test_six_of_twenty_is_within_the_limit(zone_repo: ZoneRepo) -> None:

@@ -11,9 +11,10 @@ write, no zone file is left newer than its journal. Called by the reconcile step
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Collection, Mapping
 from contextlib import suppress
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import structlog
@@ -32,8 +33,6 @@ from reconciler.config.repo import RepoConfig
 from reconciler.errors import BindError
 from reconciler.model.serial import add, is_newer, latest
 from reconciler.model.zone import CanonicalZone
-
-DEFAULT_KEY_NAME = "transfer-key"
 
 
 def zone_file(host: HostConfig, zone: str) -> Path:
@@ -108,7 +107,7 @@ class Deployer:
         return primary_include(
             {z: zone_file(self.host, z) for z in sorted(members)},
             secondaries,
-            self.config.tsig_key or DEFAULT_KEY_NAME,
+            self.config.tsig_key,
             zone_file(self.host, CATALOG),
             self.host.transfer_key_file if self.host.include_key else None,
         )
@@ -123,6 +122,8 @@ class Deployer:
         """Rewrite and load the include and the catalog unless both are exactly what
         `members` make and named serves the catalog from its file as it is."""
         catalog = self.catalog_now()
+        written: str | None
+        include: str | None
         try:
             written = zone_file(self.host, CATALOG).read_text(encoding="utf-8")
             include = self.host.include_file.read_text(encoding="utf-8")
@@ -217,7 +218,7 @@ class Deployer:
         lagging = []
         for server in self.config.secondaries:
             for name, serial in sorted(serials.items()):
-                nudge: Callable[[], None] = lambda name=name: self.notify(name)  # noqa: E731
+                nudge = partial(self.notify, name)
                 seen = probe.wait_for_serial(
                     server.address,
                     server.port,

@@ -47,7 +47,7 @@ from reconciler.config.repo import RepoConfig
 from reconciler.errors import BindError, Problem
 from reconciler.model.names import zone_name_problem
 from reconciler.model.outcome import Note, Outcome, Status
-from reconciler.model.plan import ALLOW_TRAILER, Plan, make_plan
+from reconciler.model.plan import Plan, allows_unsafe, make_plan
 from reconciler.model.serial import latest, next_serial
 from reconciler.model.zone import CanonicalZone
 from reconciler.source.repo import add_note, changed_paths, is_ancestor, open_repo, resolve
@@ -242,7 +242,7 @@ def _validate(run: _Run, head: Inspection) -> Outcome | None:
 def _key_mismatch(host: HostConfig, config: RepoConfig) -> str | None:
     """The TSIG key named in reconciler.toml must be the one in the host's key file."""
     held = read_key_file(host.transfer_key_file).name.rstrip(".")
-    wanted = (config.tsig_key or "transfer-key").rstrip(".")
+    wanted = config.tsig_key.rstrip(".")
     if held == wanted:
         return None
     return (
@@ -357,7 +357,7 @@ def _plan(
         scheme=config.serial_scheme,
         now=run.now,
         served=baseline.floors,
-        allow_unsafe=allow_unsafe or ALLOW_TRAILER.lower() in head.snapshot.message.lower(),
+        allow_unsafe=allow_unsafe or allows_unsafe(head.snapshot.trailers),
         problems=head.problems,
     )
 

@@ -15,12 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from reconciler.bind.catalog import CATALOG, GENERATED
-from reconciler.bind.keys import (
-    KEY_NAME,
-)
 from reconciler.config.repo import Server
 from reconciler.errors import ConfigError
-from reconciler.model.names import checked_zone_name, zone_name_problem
+from reconciler.model.names import KEY_NAME, checked_zone_name, zone_name_problem
 
 _UNSAFE_IN_STRING = re.compile(r'["\\\x00-\x1f\x7f]')
 

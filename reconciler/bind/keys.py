@@ -18,11 +18,11 @@ from pathlib import Path
 
 from reconciler.atomic import write_atomic
 from reconciler.errors import ConfigError
+from reconciler.model.names import KEY_NAME
 
 ALGORITHMS = frozenset(
     {"hmac-md5", "hmac-sha1", "hmac-sha224", "hmac-sha256", "hmac-sha384", "hmac-sha512"}
 )
-KEY_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$")
 
 
 @dataclass(frozen=True, repr=False)

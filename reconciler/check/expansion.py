@@ -120,7 +120,7 @@ def _includes(text: str, zones_dir: str, files: Mapping[str, str]) -> Iterator[s
         match = _INCLUDE.match(line)
         if match:
             target = _target(zones_dir, match.group(1).strip('"'))
-            if target in files:
+            if target is not None and target in files:
                 yield target
 
 

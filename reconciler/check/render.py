@@ -39,13 +39,13 @@ def render(
     max_bytes: int,
 ) -> tuple[str | None, list[Problem]]:
     """Render a .zone.j2 template in a limited child; the text, or the problems."""
-    sources = {}
+    sources: dict[str, str] = {}
     for other, entry in snapshot.files.items():
         if other.startswith(zones_dir + "/") and entry.data is not None and not entry.symlink:
             sources[other[len(zones_dir) + 1 :]] = entry.data.decode("utf-8", "replace")
     # The answer is JSON: room for escapes in the text and for the problems around it.
     answer_bytes = 2 * max_bytes + bounded.MIB
-    job = {"path": path, "text": text, "name": name, "variables": variables}
+    job: dict[str, object] = {"path": path, "text": text, "name": name, "variables": variables}
     job |= {"sources": sources, "max_bytes": max_bytes, "answer_bytes": answer_bytes}
     limits = bounded.Limits(CPU_SECONDS, MEMORY_BYTES, answer_bytes, WALL_SECONDS)
     done = bounded.run(
@@ -78,7 +78,9 @@ def render(
 def _child() -> None:
     """Read one job on stdin, write {"text", "problems", "memory", "line"} on stdout."""
     job = pickle.load(sys.stdin.buffer)
-    text, problems, memory, line = None, [], False, None
+    text: str | None = None
+    problems: list[Problem] = []
+    memory, line = False, None
     try:
         text, problems = _render(job)
     except MemoryError:
@@ -87,7 +89,7 @@ def _child() -> None:
         problems = [_problem(job, "includes, macros or calls nest too deeply (recursion)")]
     except Exception as exc:  # the sandbox's edge: whatever a template does is its problem
         problems = [_problem(job, f"template error: {type(exc).__name__}: {exc}"[:500])]
-    answer = {"text": text, "problems": [p.as_dict() for p in problems]}
+    answer: dict[str, object] = {"text": text, "problems": [p.as_dict() for p in problems]}
     answer |= {"memory": memory, "line": line}
     payload = json.dumps(answer, ensure_ascii=False).encode("utf-8", "replace")
     if len(payload) > job["answer_bytes"]:  # a text of control characters, escaped 6 times
@@ -99,7 +101,8 @@ def _child() -> None:
 
 def _render(job: dict[str, Any]) -> tuple[str | None, list[Problem]]:
     from jinja2 import DictLoader, StrictUndefined, TemplateError, TemplateSyntaxError
-    from jinja2.sandbox import SandboxedEnvironment, SecurityError
+    from jinja2.exceptions import SecurityError
+    from jinja2.sandbox import SandboxedEnvironment
 
     path, name, variables = job["path"], job["name"], job["variables"]
     env = SandboxedEnvironment(

@@ -116,7 +116,9 @@ def directive_problems(
     """
     problems: list[Problem] = []
     # Each open file: its path, its directives still to look at, where it is included.
-    stack = [(path, _directives(text), None)]
+    stack: list[tuple[str, Iterator[tuple[int, str, str]], str | None]] = [
+        (path, _directives(text), None)
+    ]
     reading, done = {path}, set()
     while stack:
         current, directives, via = stack[-1]

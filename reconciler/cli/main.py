@@ -29,7 +29,7 @@ from reconciler.devtools import demo
 from reconciler.devtools.init import init_repo
 from reconciler.errors import Problem, ReconcilerError, ValidationError
 from reconciler.model.outcome import Outcome, Status
-from reconciler.model.plan import ALLOW_TRAILER, make_plan
+from reconciler.model.plan import allows_unsafe, make_plan
 from reconciler.serve import daemon, hooks
 from reconciler.source.repo import changed_paths, open_repo, resolve
 
@@ -194,7 +194,7 @@ def plan_command(
             before = pending.result()
     else:
         after = inspect(repo, head, only=only)
-    allowed = allow_unsafe or ALLOW_TRAILER.lower() in after.snapshot.message.lower()
+    allowed = allow_unsafe or allows_unsafe(after.snapshot.trailers)
     plan = make_plan(
         before.zones if before else {},
         after.zones,
@@ -370,7 +370,7 @@ def bind_config_command(
         )
     piece = secondary_config(
         config.primary,
-        config.tsig_key or "transfer-key",
+        config.tsig_key,
         Path(key_file),
         Path(zone_dir),
         min_update_interval=min_update_interval,

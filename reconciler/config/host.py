@@ -163,7 +163,7 @@ def parse_host_config(text: str, file: str, base: Path) -> HostConfig:
         raise ValidationError(problems)
 
     def path(table: str, key: str) -> Path:
-        return (base / data[table][key]).resolve()
+        return (base / str(data[table][key])).resolve()
 
     def optional(table: str, key: str) -> Path | None:
         return path(table, key) if key in data.get(table, {}) else None

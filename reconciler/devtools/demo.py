@@ -107,6 +107,7 @@ def raise_busy(root: Path) -> None:
 
 def daemon_toml(root: Path, servers: Servers, deadline: float = 20.0, http_port: int = 9153) -> str:
     primary = servers.primary
+    assert primary.include_file is not None  # the sandbox's primary always has one
     return f"""# The demo's host configuration (what /etc/reconciler/daemon.toml is on a real host).
 [repo]
 path = "repo.git"

@@ -35,6 +35,7 @@ from reconciler.bind.rndc import Rndc
 from reconciler.bind.tools import checkconf, tool
 from reconciler.config.repo import Server
 from reconciler.errors import BindError
+from reconciler.model.names import DEFAULT_KEY_NAME
 
 __all__ = [
     "ADDRESS",
@@ -48,7 +49,7 @@ __all__ = [
 ]
 
 ADDRESS = "127.0.0.1"
-TRANSFER_KEY = "transfer-key"
+TRANSFER_KEY = DEFAULT_KEY_NAME
 RNDC_KEY = "rndc-key"
 START_TIMEOUT = 30.0
 STOP_TIMEOUT = 10.0

@@ -127,9 +127,9 @@ def _delegation_findings(zone: str, facts: ZoneFacts, timeout: float) -> list[Fi
             out.append(finding("unreachable", zone, subject))
         if len(out) == before:
             inside = any(_inside(n, zone) for n in listed)
-            glue = "; the glue matches the zone" if known else "; glue is there (not compared)"
-            glue = glue if inside else " (outside the zone: no glue)"
-            out.append(finding("delegated", zone, subject, ns=_names(listed), glue=glue))
+            said = "; the glue matches the zone" if known else "; glue is there (not compared)"
+            said = said if inside else " (outside the zone: no glue)"
+            out.append(finding("delegated", zone, subject, ns=_names(listed), glue=said))
     return out
 
 

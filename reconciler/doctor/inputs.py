@@ -151,7 +151,7 @@ def diagnose(
 ) -> Report:
     """Ask, evaluate, report: doctor for `zones` on the servers of `config`."""
     targets = targets_of(config, options.extra)
-    facts = gather(zones, repo_zones, targets, options, config.tsig_key or "")
+    facts = gather(zones, repo_zones, targets, options, config.tsig_key)
     parents: set[str] = set()
     for zone_facts in facts.zone.values():
         parents |= {endpoint.label for endpoint, _answer in zone_facts.parents}

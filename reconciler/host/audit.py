@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from enum import Enum
+from functools import partial
 from typing import TypeVar
 
 from reconciler.config.host import HostSettings
@@ -249,6 +250,10 @@ def _clock(policy: Policy) -> Callable[[Clock], Iterator[Finding]]:
     return judge
 
 
+def _one_service(item: str, enabled: bool, live: Service) -> Iterator[Finding]:
+    yield _service(item, live, enabled)
+
+
 def _service(item: str, live: Service, enabled: bool) -> Finding:
     if enabled:
         ok = live.enabled in (Enablement.ENABLED, Enablement.OTHER) and live.running
@@ -417,21 +422,21 @@ def audit(
             findings += _each(
                 f"boot.{name}",
                 reading,
-                lambda live, n=name, e=enabled: iter([_service(f"boot.{n}", live, e)]),
+                partial(_one_service, f"boot.{name}", enabled),
             )
     findings += _each("named", facts.named, _named(policy))
     wanted = policy.files
     for role in ("tsig_key", "rndc_key"):
-        reading = facts.files.get(role, Unreadable(role, "not asked"))
+        file = facts.files.get(role, Unreadable(role, "not asked"))
         findings += _each(
             f"files.{role}",
-            reading,
+            file,
             _file(f"files.{role}", wanted.key_owner, wanted.key_group, wanted.key_mode),
         )
-    reading = facts.files.get("zone_dir", Unreadable("zone_dir", "not asked"))
+    zone_dir = facts.files.get("zone_dir", Unreadable("zone_dir", "not asked"))
     findings += _each(
         "files.zone_dir",
-        reading,
+        zone_dir,
         _file("files.zone_dir", wanted.zone_dir_owner, wanted.zone_dir_group, wanted.zone_dir_mode),
     )
     findings += _each("users", facts.users, _users(policy))

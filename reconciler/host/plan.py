@@ -243,9 +243,9 @@ def _notes(policy: Policy, facts: Facts) -> list[str]:
         if isinstance(live, Service) and live.enabled is Enablement.ABSENT:
             notes.append(f"{name} is not installed: install it (apply installs no package)")
     for role in ("tsig_key", "rndc_key", "zone_dir"):
-        live = facts.files.get(role)
-        if isinstance(live, FileMode) and not live.exists:
-            notes.append(f"{live.path} is missing: apply does not make keys or the zone folder")
+        file = facts.files.get(role)
+        if isinstance(file, FileMode) and not file.exists:
+            notes.append(f"{file.path} is missing: apply does not make keys or the zone folder")
     return notes
 
 

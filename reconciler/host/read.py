@@ -18,6 +18,7 @@ import pwd
 import re
 import stat
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import TypeVar
 
@@ -237,7 +238,7 @@ def key_files(sshd_facts: Reading[Sshd]) -> tuple[str, ...]:
 
 
 def read_managed(files: tuple[Rendered, ...]) -> dict[str, Reading[str | None]]:
-    return {r.managed.label: _reading(str(r.path), lambda r=r: read_text(r.path)) for r in files}
+    return {r.managed.label: _reading(str(r.path), partial(read_text, r.path)) for r in files}
 
 
 def gather(

@@ -20,7 +20,16 @@ from reconciler.model.mail import MailKind, mail_kind, mx_hosts
 from reconciler.model.serial import Scheme, next_serial
 from reconciler.model.zone import CanonicalZone, parse_line
 
-ALLOW_TRAILER = "Reconciler-Allow: unsafe"
+ALLOW_KEY, ALLOW_VALUE = "Reconciler-Allow", "unsafe"
+ALLOW_TRAILER = f"{ALLOW_KEY}: {ALLOW_VALUE}"
+
+
+def allows_unsafe(trailers: tuple[tuple[str, str], ...]) -> bool:
+    """Whether a commit's git trailers hold `Reconciler-Allow: unsafe`."""
+    return any(
+        key.lower() == ALLOW_KEY.lower() and value.lower() == ALLOW_VALUE for key, value in trailers
+    )
+
 
 Action = Literal["add", "remove", "change"]  # what happens to a zone, or to an RRset in it
 ACTIONS: tuple[Action, ...] = ("add", "remove", "change")
@@ -187,13 +196,6 @@ def _normal(lines: tuple[str, ...]) -> set[str]:
             owner, rest = line.split(None, 1)
             quick.add(owner.lower() + " " + " ".join(rest.split()))
     return quick | _without_serial(tuple(slow))
-
-
-def diff_zone(before: CanonicalZone | None, after: CanonicalZone | None) -> list[Change]:
-    """RRsets added, removed and changed; a serial-only change is no change."""
-    return diff_lines(
-        _normal(before.lines) if before else set(), _normal(after.lines) if after else set()
-    )
 
 
 def diff_lines(old: set[str], new: set[str]) -> list[Change]:

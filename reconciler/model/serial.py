@@ -18,11 +18,11 @@ from datetime import UTC, datetime
 from typing import Literal, get_args
 
 SERIAL_BITS = 32
-SERIAL_MAX = 2**SERIAL_BITS - 1
-MAX_STEP = 2 ** (SERIAL_BITS - 1) - 1
+SERIAL_MAX: int = (1 << SERIAL_BITS) - 1
+MAX_STEP: int = (1 << (SERIAL_BITS - 1)) - 1
 
-_MODULUS = 2**SERIAL_BITS
-_HALF = 2 ** (SERIAL_BITS - 1)
+_MODULUS: int = 1 << SERIAL_BITS
+_HALF: int = 1 << (SERIAL_BITS - 1)
 
 Scheme = Literal["date", "unixtime", "increment"]
 SCHEMES: tuple[Scheme, ...] = get_args(Scheme)

@@ -26,6 +26,7 @@ class Snapshot:
     commit: str | None = None
     message: str = ""
     files: dict[str, FileEntry] = field(default_factory=dict)
+    trailers: tuple[tuple[str, str], ...] = ()  # the message's git trailers, (key, value)
 
     def text_of(self, path: str) -> bytes | None:
         entry = self.files.get(path)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import stat
+import subprocess
 from pathlib import Path
 
 import git
@@ -72,13 +73,14 @@ def read_snapshot(
             files[folder] = FileEntry(folder, tree.size, None, tree.mode == SYMLINK_MODE)
             continue
         for item in tree.traverse():
-            if item.type != "blob":
+            if not isinstance(item, git.Blob):
                 continue
             link = item.mode == SYMLINK_MODE
             big = item.size > max_bytes
             data = None if link or big else item.data_stream.read()
-            files[item.path] = FileEntry(item.path, item.size, data, link)
-    return Snapshot(commit.hexsha[:12], commit.hexsha, str(commit.message), files)
+            files[str(item.path)] = FileEntry(str(item.path), item.size, data, link)
+    message = str(commit.message)
+    return Snapshot(commit.hexsha[:12], commit.hexsha, message, files, trailers(message))
 
 
 def _worktree_snapshot(root: Path, folders: list[str], extra: list[str], limit: int) -> Snapshot:
@@ -117,20 +119,25 @@ def changed_paths(repo: git.Repo, base: str, head: str | None) -> set[str]:
 
 
 def is_ancestor(repo: git.Repo, older: str, newer: str) -> bool:
-    return repo.is_ancestor(resolve(repo, older).hexsha, resolve(repo, newer).hexsha)
+    return repo.is_ancestor(resolve(repo, older), resolve(repo, newer))
 
 
-def trailers(message: str) -> dict[str, list[str]]:
-    """Git trailers (`Key: value` lines) of the message's last paragraph."""
-    paragraphs = [p for p in message.strip().split("\n\n") if p.strip()]
-    found: dict[str, list[str]] = {}
-    if len(paragraphs) < 2:
-        return found
-    for line in paragraphs[-1].splitlines():
+def trailers(message: str) -> tuple[tuple[str, str], ...]:
+    """The message's trailers as git reads them (`git interpret-trailers --parse`)."""
+    run = subprocess.run(
+        ["git", "-c", "trailer.separators=:", "interpret-trailers", "--parse"],
+        input=message,
+        capture_output=True,
+        text=True,
+        errors="replace",
+        check=False,
+    )
+    found = []
+    for line in run.stdout.splitlines():
         key, sep, value = line.partition(":")
-        if sep and key.strip() and " " not in key.strip():
-            found.setdefault(key.strip().lower(), []).append(value.strip())
-    return found
+        if sep:
+            found.append((key.strip(), value.strip()))
+    return tuple(found)
 
 
 NOTES_REF = "reconciler"
@@ -172,6 +179,6 @@ def all_notes(repo: git.Repo) -> dict[str, str]:
 
 def read_note(repo: git.Repo, commit: str) -> str | None:
     try:
-        return repo.git.notes(f"--ref={NOTES_REF}", "show", commit)
+        return str(repo.git.notes(f"--ref={NOTES_REF}", "show", commit))
     except git.GitCommandError:
         return None
