@@ -18,6 +18,7 @@ from reconciler.config.tomlfile import (
     key_line,
     syntax_problem,
     table_line,
+    value_problem,
 )
 from reconciler.config.waivers import TABLE as WAIVE
 from reconciler.config.waivers import Waiver, parse_waivers
@@ -134,7 +135,10 @@ def _tables(doc: _Doc, data: dict[str, Any]) -> dict[str, dict[str, Any]]:
             doc.at_table(name, f"[{name}] must be a table")
             raw = {}
         doc.problems += check_types(doc.text, doc.file, name, raw, schema)
-        tables[name] = raw
+        # Only well-typed values go on: the problems above say what was left out.
+        tables[name] = {
+            k: v for k, v in raw.items() if k in schema and not value_problem(v, schema[k])
+        }
     return tables
 
 

@@ -93,6 +93,21 @@ def type_name(expected: type | tuple[type, ...]) -> str:
     return names.get(first, first.__name__)
 
 
+def value_problem(value: object, expected: type | tuple[type, ...]) -> str | None:
+    """What is wrong with a value that should have type `expected`; None if nothing.
+
+    TOML's idea of a type: true and false are not integers.
+    """
+    wants_bool = bool in (expected if isinstance(expected, tuple) else (expected,))
+    if (isinstance(value, bool) and not wants_bool) or not isinstance(value, expected):
+        return f"must be {type_name(expected)}, got {type(value).__name__}"
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"must be a finite number, got {value}"
+    if isinstance(value, str) and "\x00" in value:
+        return "must not contain a NUL character"
+    return None
+
+
 def check_types(
     text: str, file: str, table: str, values: dict[str, Any], schema: dict[str, Any]
 ) -> list[Problem]:
@@ -103,15 +118,7 @@ def check_types(
                 Problem(file, f"unknown key '{key}' in [{table}]", line=key_line(text, table, key))
             )
             continue
-        expected = schema[key]
-        wants_bool = bool in (expected if isinstance(expected, tuple) else (expected,))
-        wrong = None
-        if (isinstance(value, bool) and not wants_bool) or not isinstance(value, expected):
-            wrong = f"must be {type_name(expected)}, got {type(value).__name__}"
-        elif isinstance(value, float) and not math.isfinite(value):
-            wrong = f"must be a finite number, got {value}"
-        elif isinstance(value, str) and "\x00" in value:
-            wrong = "must not contain a NUL character"
+        wrong = value_problem(value, schema[key])
         if wrong:
             problems.append(Problem(file, f"[{table}] {key} {wrong}", key_line(text, table, key)))
     return problems
