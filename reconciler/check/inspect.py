@@ -169,8 +169,8 @@ def inspect(
         problems += checks.run_all(valid)
         limits, found = load_limits_of(named_conf, config)
         problems += found
-        for zone in valid:
-            problems += load_limits(zone, limits.of(zone.text.name))
+        for checked_zone in valid:
+            problems += load_limits(checked_zone, limits.of(checked_zone.text.name))
         problems += mail.run(valid)
         checked = {z.text.name for z in valid}
         problems, waived = apply_waivers(problems, config.waivers, set(paths), checked)

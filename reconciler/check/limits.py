@@ -85,15 +85,15 @@ def load_limits(zone: Zone, limits: LoadLimits) -> list[Problem]:
                         f"{owner} {kind}",
                     )
                 )
-    problems = []
-    for kind in found:
-        problems += kind[:SHOWN]
-        if len(kind) > SHOWN:
-            first = kind[SHOWN]
+    problems: list[Problem] = []
+    for same in found:
+        problems += same[:SHOWN]
+        if len(same) > SHOWN:
+            first = same[SHOWN]
             problems.append(
                 Problem(
                     first.file,
-                    f"and {len(kind) - SHOWN} more like the above",
+                    f"and {len(same) - SHOWN} more like the above",
                     first.line,
                     first.zone,
                     None,

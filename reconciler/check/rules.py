@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from reconciler.check.locate import Locator
-from reconciler.errors import Problem
+from reconciler.errors import Problem, Severity
 from reconciler.model.zone import CanonicalZone, Record, ZoneText
 
 ADDRESS = ("A", "AAAA")
@@ -57,7 +57,11 @@ def target_of(record: Record) -> str | None:
 
 
 def _problem(
-    zone: Zone, message: str, record: Record, target: str | None = None, severity: str = "error"
+    zone: Zone,
+    message: str,
+    record: Record,
+    target: str | None = None,
+    severity: Severity = "error",
 ) -> Problem:
     where = zone.locator
     file, line = (
@@ -108,9 +112,7 @@ def trailing_dot(zone: Zone) -> list[Problem]:
 def soa_timers(zone: Zone) -> list[Problem]:
     """RFC 1912 section 2.2 advice for refresh, retry, expire; RFC 2308 for the minimum."""
     soa = zone.canonical.soa
-    _, _, _, refresh, retry, expire, minimum = (
-        int(f) if f.isdigit() else f for f in soa.rdata.split()
-    )
+    refresh, retry, expire, minimum = (int(f) for f in soa.rdata.split()[3:7])
     advice = []
     if not 1200 <= refresh <= 43200:
         advice.append(f"refresh {refresh} outside 1200-43200")

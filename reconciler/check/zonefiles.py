@@ -76,9 +76,10 @@ def load_zone(
     text = decode(entry.data)
     rendered = path.endswith(TEMPLATE_SUFFIX)
     if rendered:
-        text, problems = render(snapshot, zones_dir, path, text, name, variables, max_bytes)
-        if text is None:
+        output, problems = render(snapshot, zones_dir, path, text, name, variables, max_bytes)
+        if output is None:
             return None, problems
+        text = output
     if not text.strip():
         return None, [Problem(path, "empty zone file", zone=name)]
     problems += directive_problems(snapshot, zones_dir, path, text, name, max_bytes)
@@ -116,7 +117,7 @@ def directive_problems(
     """
     problems: list[Problem] = []
     # Each open file: its path, its directives still to look at, where it is included.
-    stack: list[tuple[str, Iterator[tuple[int, str, str]], str | None]] = [
+    stack: list[tuple[str, Iterator[tuple[int, str]], str | None]] = [
         (path, _directives(text), None)
     ]
     reading, done = {path}, set()
