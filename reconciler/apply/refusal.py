@@ -35,9 +35,9 @@ def refusal(
     if failure.file and failure.line and Path(failure.file) == written:
         read_line = failure.line
         if 1 <= failure.line <= len(attempted.lines):
-            record = parse_line(attempted.lines[failure.line - 1])
-            if owner in (None, record.owner):
-                owner, rtype, rdata = record.owner, rtype or record.rtype, record.rdata
+            read = parse_line(attempted.lines[failure.line - 1])
+            if owner in (None, read.owner):
+                owner, rtype, rdata = read.owner, rtype or read.rtype, read.rdata
     line = None
     if source is not None and owner and rtype:
         line = _line(source.decode("utf-8", errors="replace"), zone, owner, rtype, rdata)
