@@ -27,6 +27,7 @@ from pathlib import Path
 
 import pytest
 
+from reconciler.bind import probe
 from reconciler.model.serial import is_newer
 from tests.daemonsite import (
     WWW,
@@ -282,3 +283,75 @@ def test_a_zone_folder_full_or_read_only_loses_nothing_and_converges_once_fixed(
         daemon.stop()
     assert not sampler.backwards, sampler.backwards
     assert site.serials("example.net") == served["example.net"][0]  # untouched
+
+
+@pytest.mark.parametrize("when", ["before the push", "after the write"])
+def test_named_down_during_a_push_and_started_again_serves_the_push(site: Site, when: str) -> None:
+    """Issue 9 item 3's scenario, as it held once fixed: named stops before the push, or
+    after the daemon wrote the zone file and before it reloaded (rndc held on a control
+    channel that never answers), and starts again with the zone's journal older than it."""
+    servers = site.sandbox.servers
+    primary = servers.primary
+    daemon = site.start()
+    first = site.push(lambda t: t.replace(WWW, www("192.0.2.78")), "Move www")
+    daemon.wait_event(
+        lambda e: e.get("event") == "reconciled" and e.get("commit") == first[:12], "the first"
+    )
+    journal = site.zone_dir / "example.com.zone.jnl"
+    assert journal.exists()  # named keeps the differences: the case that can go wrong
+    other = (site.serials("example.net")[0], _records(site, "example.net"))
+    change = (lambda t: t.replace(www("192.0.2.78"), www("192.0.2.79")), "Move www")
+    with SoaSampler(servers.all()) as sampler:
+        if when == "before the push":
+            primary.stop()
+            sha = site.push(*change)
+            daemon.wait_event(
+                lambda e: (
+                    e.get("event") == "reconcile failed; backing off"
+                    and e.get("commit") == sha[:12]
+                ),
+                "the failure while named is down",
+            )
+        else:
+            real_port = _rndc_port(site)
+            with silent_control_channel() as (port, connected):
+                site.configure(port=port)
+                daemon.process.send_signal(signal.SIGHUP)
+                daemon.wait_event(lambda e: e.get("event") == "daemon.toml reloaded", "reload")
+                sha = site.push(*change)
+                daemon.wait_event(
+                    lambda e: e.get("event") == "zone written" and e.get("commit") == sha[:12],
+                    "the write",
+                )
+                wait_until(connected.is_set, "rndc to wait on the silent control channel")
+                primary.stop()  # the new file written, not loaded; the journal older
+                assert "192.0.2.79" in (site.zone_dir / "example.com.zone").read_text()
+            site.configure(port=real_port)
+            daemon.process.send_signal(signal.SIGHUP)
+        primary.start()
+        event = daemon.wait_event(
+            lambda e: e.get("event") == "reconciled" and e.get("commit") == sha[:12],
+            "the reconcile once named is back",
+        )
+    assert event["status"] == "confirmed", event
+    assert "journal rollforward failed" not in primary.log_file.read_text()
+    assert a_records(site, "www.example.com") == ["192.0.2.79"]
+    serials = site.serials()
+    assert serials == [serials[0]] * 3, serials
+    assert not sampler.backwards, sampler.backwards
+    assert sampler.highest == {s.name: serials[0] for s in servers.all()}, sampler.highest
+    # The zone the commit did not touch is served again with its data. (Its serial may move
+    # on: asked while named still loads it, the daemon writes it again.)
+    assert _records(site, "example.net") == other[1]
+    now = site.serials("example.net")
+    assert now == [now[0]] * 3 and (now[0] == other[0] or is_newer(now[0], other[0])), now
+    state = site.state()
+    assert state["last_attempted"] == state["last_applied"] == sha
+
+
+def _records(site: Site, zone: str) -> list[str]:
+    """The zone's records on the primary, by a signed AXFR, without its SOA."""
+    primary = site.sandbox.servers.primary
+    key = site.sandbox.servers.transfer_key()
+    lines = probe.axfr(primary.address, primary.port, zone, key)
+    return [line for line in lines if " IN SOA " not in line]
