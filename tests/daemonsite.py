@@ -28,6 +28,7 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Self
 
 import dns.message
 import dns.query
@@ -274,8 +275,33 @@ def asks(pid: int, port: int) -> bool:
 # --- watching what every server serves --------------------------------------------------------
 
 
+class Repeating:
+    """A thread that calls `once()` again and again (`pause` seconds apart), from the start
+    of a `with` block to its end."""
+
+    pause = 0.0
+
+    def once(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.once()
+            self._stop.wait(self.pause)
+
+
 @dataclass
-class SoaSampler:
+class SoaSampler(Repeating):
     """A thread asking every server for the zone's SOA serial, again and again.
 
     `backwards` lists each time a server answered a serial older (RFC 1982) than one it
@@ -289,29 +315,16 @@ class SoaSampler:
     highest: dict[str, int] = field(default_factory=dict)
     changes: dict[str, int] = field(default_factory=dict)
     backwards: list[str] = field(default_factory=list)
-    _stop: threading.Event = field(default_factory=threading.Event)
-    _thread: threading.Thread | None = None
 
-    def __enter__(self) -> SoaSampler:
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._stop.set()
-        assert self._thread is not None
-        self._thread.join()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            for server in self.servers:
-                serial = probe.soa_serial(server.address, server.port, self.zone, timeout=0.5)
-                if serial is None:
-                    continue
-                self.samples += 1
-                top = self.highest.get(server.name)
-                if top is not None and is_newer(top, serial):
-                    self.backwards.append(f"{server.name} served {serial} after {top}")
-                if top is None or is_newer(serial, top):
-                    self.highest[server.name] = serial
-                    self.changes[server.name] = self.changes.get(server.name, -1) + 1
+    def once(self) -> None:
+        for server in self.servers:
+            serial = probe.soa_serial(server.address, server.port, self.zone, timeout=0.5)
+            if serial is None:
+                continue
+            self.samples += 1
+            top = self.highest.get(server.name)
+            if top is not None and is_newer(top, serial):
+                self.backwards.append(f"{server.name} served {serial} after {top}")
+            if top is None or is_newer(serial, top):
+                self.highest[server.name] = serial
+                self.changes[server.name] = self.changes.get(server.name, -1) + 1

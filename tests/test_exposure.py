@@ -17,7 +17,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,13 +35,13 @@ from reconciler.bind.keys import Key, new_key, read_key_file, write_key_file
 from reconciler.devtools import sandbox
 from reconciler.devtools.init import commit_all
 from reconciler.errors import TransferError
-from tests.daemonsite import WWW, Site, wait_until
+from tests.daemonsite import WWW, Repeating, Site, wait_until
 
 NON_PRIMARY = "127.0.0.2"  # loopback, but not the address the secondaries know the primary by
 
 
 @dataclass
-class ProcessLister:
+class ProcessLister(Repeating):
     """A thread reading every process's command line (what `ps` lists) again and again,
     keeping each one that holds a given text."""
 
@@ -51,18 +50,7 @@ class ProcessLister:
     found: list[str] = field(default_factory=list)
     counted: int = 0
     listings: int = 0
-    _stop: threading.Event = field(default_factory=threading.Event)
-    _thread: threading.Thread | None = None
-
-    def __enter__(self) -> ProcessLister:
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._stop.set()
-        assert self._thread is not None
-        self._thread.join()
+    pause = 0.01
 
     def look(self, listing: str) -> None:
         self.listings += 1
@@ -70,16 +58,14 @@ class ProcessLister:
         self.found += [line for line in lines if any(n in line for n in self.needles)]
         self.counted += sum(1 for line in lines if self.also in line)
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            lines = []
-            for proc in Path("/proc").glob("[0-9]*"):
-                try:
-                    lines.append((proc / "cmdline").read_bytes().replace(b"\0", b" ").decode())
-                except (OSError, UnicodeDecodeError):
-                    continue
-            self.look("\n".join(lines))
-            self._stop.wait(0.01)
+    def once(self) -> None:
+        lines = []
+        for proc in Path("/proc").glob("[0-9]*"):
+            try:
+                lines.append((proc / "cmdline").read_bytes().replace(b"\0", b" ").decode())
+            except (OSError, UnicodeDecodeError):
+                continue
+        self.look("\n".join(lines))
 
 
 def reconciler(*args: str) -> str:
