@@ -175,6 +175,20 @@ def test_latin1_and_stray_bytes_load_as_bind_loads_them(zone_repo: ZoneRepo) -> 
     assert 'utf8.example.org. TXT "caf\\195\\169"' in served
 
 
+def test_a_template_keeps_its_bytes_too(zone_repo: ZoneRepo) -> None:
+    zone_repo.write("zones/common/latin1.j2", b'piece IN TXT "pi\xe8ce"\n')
+    zone_repo.write(
+        "zones/example.org.zone.j2",
+        GOOD_ZONE.encode()
+        + b'note IN TXT "{{ zone }} caf\xe9"\n{% include "common/latin1.j2" %}',
+    )
+    result = zone_repo.run("check")
+    assert result.code == 0, result.out
+    served = _records(zone_repo)
+    assert 'note.example.org. TXT "example.org caf\\233"' in served
+    assert 'piece.example.org. TXT "pi\\232ce"' in served
+
+
 def test_a_name_repeating_the_zone_is_a_warning_not_an_error(zone_repo: ZoneRepo) -> None:
     zone_repo.write(ZONE, GOOD_ZONE + "alias IN CNAME www.example.org.example.org.\n")
     result = zone_repo.run("check")

@@ -42,7 +42,8 @@ def render(
     sources: dict[str, str] = {}
     for other, entry in snapshot.files.items():
         if other.startswith(zones_dir + "/") and entry.data is not None and not entry.symlink:
-            sources[other[len(zones_dir) + 1 :]] = entry.data.decode("utf-8", "replace")
+            # bytes kept as they are, as zonefiles.decode keeps them
+            sources[other[len(zones_dir) + 1 :]] = entry.data.decode("utf-8", "surrogateescape")
     # The answer is JSON: room for escapes in the text and for the problems around it.
     answer_bytes = 2 * max_bytes + bounded.MIB
     job: dict[str, object] = {"path": path, "text": text, "name": name, "variables": variables}
@@ -57,7 +58,7 @@ def render(
     if stopped:
         return None, [Problem(path, stopped, zone=name)]
     try:
-        answer = json.loads(done.stdout)
+        answer = json.loads(done.stdout.decode("utf-8", "surrogateescape"))
         if answer["memory"]:
             stopped = f"the template was stopped by {limits.describe(bounded.Limit.MEMORY)}"
             return None, [Problem(path, stopped, answer["line"], name)]
@@ -91,7 +92,12 @@ def _child() -> None:
         problems = [_problem(job, f"template error: {type(exc).__name__}: {exc}"[:500])]
     answer: dict[str, object] = {"text": text, "problems": [p.as_dict() for p in problems]}
     answer |= {"memory": memory, "line": line}
-    payload = json.dumps(answer, ensure_ascii=False).encode("utf-8", "replace")
+    # A byte that is not UTF-8 (a surrogate escape) goes back as the byte it was
+    dumped = json.dumps(answer, ensure_ascii=False)
+    try:
+        payload = dumped.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # a surrogate the template made up, not a byte of a file
+        payload = dumped.encode("utf-8", "replace")
     if len(payload) > job["answer_bytes"]:  # a text of control characters, escaped 6 times
         over = Problem(job["path"], _over(job["max_bytes"]), zone=job["name"])
         payload = json.dumps(answer | {"text": None, "problems": [over.as_dict()]}).encode()
