@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from reconciler.check.locate import absolute, locate
+from reconciler.check.locate import Locator, absolute, locate
 from reconciler.check.zonefiles import load_zone, zone_name
 from reconciler.model.snapshot import FileEntry, Snapshot
-from reconciler.model.zone import CanonicalZone
+from reconciler.model.zone import CanonicalZone, ZoneText
 
 SOA = "@ IN SOA ns1 hostmaster 1 1800 900 1209600 1800\n"
 
@@ -119,3 +119,36 @@ def test_serial_replacement_keeps_content_hash() -> None:
     assert moved.serial == 4294967295 and zone.serial == 7
     assert moved.content_hash == zone.content_hash
     assert moved.lines[1] == zone.lines[1]
+
+
+def test_locator_reads_master_files_as_bind_does() -> None:
+    text = (
+        "$ORIGIN .\n"
+        "$TTL 1h\n"
+        "example.org IN SOA ns1.example.org. h.example.org. (\n"
+        "    1 ; serial ( not a paren )\n"
+        "    2 3 4 5 )\n"
+        '        TXT "semi; colon" "(paren" \\; x\n'
+        "$ORIGIN example.org.\n"
+        "Caf\\233 A 192.0.2.1\n"
+        '  TXT ")"\n'
+        "$INCLUDE common/piece.inc sub.example.org.\n"
+        "$GENERATE 1-9 host$ CNAME ns${1,2,d}\n"
+        "after 300 IN A 192.0.2.2\n"
+    )
+    zone = ZoneText("example.org", "zones/example.org.zone", text)
+    files = {"zones/common/piece.inc": b"; piece\nwww A 192.0.2.3\n  AAAA 2001:db8::3\n"}
+    where = Locator(zone, files, "zones")
+    assert where.find("example.org", "SOA") == ("zones/example.org.zone", 3)
+    assert where.find("example.org.", "TXT") == ("zones/example.org.zone", 6)
+    assert where.find("CAF\\233.example.org", "A") == ("zones/example.org.zone", 8)
+    assert where.find("caf\\233.example.org.", "TXT") == ("zones/example.org.zone", 9)
+    assert where.find("www.sub.example.org.", "AAAA") == ("zones/common/piece.inc", 3)
+    assert where.find("host7.example.org.", "CNAME", "ns08.example.org.") == (
+        "zones/example.org.zone",
+        11,
+    )
+    assert where.find("after.example.org.", "A") == ("zones/example.org.zone", 12)
+    assert where.first_record() == ("zones/example.org.zone", 3)
+    assert where.bad_ttl() is None
+    assert Locator(ZoneText("x.org", "z", "$TTL 1y\n"), {}, "").bad_ttl() == ("z", 1)

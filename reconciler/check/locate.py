@@ -29,6 +29,14 @@ MAX_DEPTH = 8  # $INCLUDE nesting followed (zonefiles.py refuses loops before BI
 _TTL = re.compile(r"^(?:\d+[wdhms]?)+$", re.IGNORECASE)
 _CLASSES = {"IN", "CH", "CHAOS", "HS", "HESIOD", "NONE", "ANY"}
 _GENERATE_COUNTER = re.compile(r"\$(?:\{[^}]*\})?")
+_LEXEME = re.compile(
+    r"""(?P<quoted>"(?:[^"\\\n]|\\.)*"?)
+      | (?P<comment>;[^\n]*)
+      | (?P<paren>[()])
+      | (?P<space>[ \t\r]+)
+      | (?P<word>(?:[^\s"();\\]|\\.|\\)+)""",
+    re.VERBOSE,
+)
 
 
 def is_ttl(token: str) -> bool:
@@ -119,83 +127,30 @@ def _logical_lines(text: str) -> Iterator[tuple[int, bool, list[str]]]:
     """(first line number, starts with blank, tokens) per record, as BIND's lexer splits them.
 
     Comments are dropped; quoted strings stay one token with their quotes; parentheses
-    join lines; a newline inside quotes ends the string (BIND refuses it anyway).
+    join lines; a newline inside quotes ends the string (BIND refuses it anyway). A line
+    without quotes, parentheses or escapes (most of them) is simply split.
     """
     tokens: list[str] = []
-    start = 0
-    blank = False
-    depth = 0
-    current: list[str] = []
-    quoted = False
-    line = 1
-    at_line_start = True
-    index = 0
-    length = len(text)
-
-    def flush_token() -> None:
-        if current:
-            tokens.append("".join(current))
-            current.clear()
-
-    while index < length:
-        char = text[index]
-        if at_line_start and depth == 0 and not tokens and not current:
-            start, blank = line, char in " \t"
-        at_line_start = False
-        if quoted:
-            if char == "\\" and index + 1 < length and text[index + 1] != "\n":
-                current.append(text[index : index + 2])
-                index += 2
-                continue
-            current.append(char)
-            if char == '"':
-                quoted = False
-                flush_token()
-            elif char == "\n":
-                quoted = False
-                current.pop()
-                flush_token()
-                line += 1
-                at_line_start = True
-                if depth == 0:
-                    if tokens:
-                        yield start, blank, tokens
-                    tokens = []
-            index += 1
-            continue
-        if char == "\\" and index + 1 < length and text[index + 1] != "\n":
-            current.append(text[index : index + 2])
-            index += 2
-            continue
-        if char == '"':
-            flush_token()
-            current.append(char)
-            quoted = True
-        elif char == ";":
-            flush_token()
-            end = text.find("\n", index)
-            index = length if end < 0 else end
-            continue
-        elif char == "(":
-            flush_token()
-            depth += 1
-        elif char == ")":
-            flush_token()
-            depth = max(0, depth - 1)
-        elif char == "\n":
-            flush_token()
-            line += 1
-            at_line_start = True
-            if depth == 0:
-                if tokens:
-                    yield start, blank, tokens
-                tokens = []
-        elif char in " \t\r":
-            flush_token()
+    start, blank, depth = 1, False, 0
+    for number, raw in enumerate(text.split("\n"), 1):
+        if '"' in raw or "(" in raw or ")" in raw or "\\" in raw:
+            words = []
+            for lexeme in _LEXEME.finditer(raw):
+                kind = lexeme.lastgroup
+                if kind == "paren":
+                    if not tokens and not words and depth == 0:
+                        start, blank = number, raw[:1] in " \t"
+                    depth = depth + 1 if lexeme.group() == "(" else max(0, depth - 1)
+                elif kind in ("quoted", "word"):
+                    words.append(lexeme.group())
         else:
-            current.append(char)
-        index += 1
-    flush_token()
+            words = raw.split(";", 1)[0].split()
+        if words and not tokens:
+            start, blank = number, raw[:1] in " \t"
+        tokens += words
+        if depth == 0 and tokens:
+            yield start, blank, tokens
+            tokens = []
     if tokens:
         yield start, blank, tokens
 
