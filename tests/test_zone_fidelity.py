@@ -179,8 +179,7 @@ def test_a_template_keeps_its_bytes_too(zone_repo: ZoneRepo) -> None:
     zone_repo.write("zones/common/latin1.j2", b'piece IN TXT "pi\xe8ce"\n')
     zone_repo.write(
         "zones/example.org.zone.j2",
-        GOOD_ZONE.encode()
-        + b'note IN TXT "{{ zone }} caf\xe9"\n{% include "common/latin1.j2" %}',
+        GOOD_ZONE.encode() + b'note IN TXT "{{ zone }} caf\xe9"\n{% include "common/latin1.j2" %}',
     )
     result = zone_repo.run("check")
     assert result.code == 0, result.out
