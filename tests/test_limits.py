@@ -104,6 +104,19 @@ def test_limits_in_reconciler_toml_apply_where_no_primary_is_at_hand(zone_repo: 
     assert zone_repo.run("check").code == 0
 
 
+def test_many_rrsets_over_a_limit_are_listed_up_to_twenty_then_counted(
+    zone_repo: ZoneRepo,
+) -> None:
+    zone_repo.write(ZONE, GOOD_ZONE + "".join(f't{n} 7200 IN TXT "{n}"\n' for n in range(25)))
+    _limits(zone_repo, max_zone_ttl=3600)
+    result = zone_repo.run("check")
+    assert result.code == 1
+    errors = _errors(result.out)
+    assert len(errors) == 21, result.out
+    assert all("TTL 7200 is over 3600" in e for e in errors[:20])
+    assert errors[20] == f"{ZONE}:{LINES + 21}: example.org: and 5 more like the above"
+
+
 def test_bad_limits_in_reconciler_toml_name_their_line(zone_repo: ZoneRepo) -> None:
     text = (zone_repo.path / "reconciler.toml").read_text()
     zone_repo.write("reconciler.toml", text.replace("max_records = 0", "max_records = -1"))

@@ -87,6 +87,7 @@ def load_limits(zone: Zone, limits: LoadLimits) -> list[Problem]:
                 )
     problems: list[Problem] = []
     for same in found:
+        same.sort(key=lambda p: (p.file, p.line or 0))  # in the order of the files
         problems += same[:SHOWN]
         if len(same) > SHOWN:
             first = same[SHOWN]

@@ -134,7 +134,7 @@ def _logical_lines(text: str) -> Iterator[tuple[int, bool, list[str]]]:
     start, blank, depth = 1, False, 0
     for number, raw in enumerate(text.split("\n"), 1):
         if '"' in raw or "(" in raw or ")" in raw or "\\" in raw:
-            words = []
+            words: list[str] = []
             for lexeme in _LEXEME.finditer(raw):
                 kind = lexeme.lastgroup
                 if kind == "paren":
