@@ -156,3 +156,22 @@ def test_an_include_loop_through_two_pieces_is_refused(zone_repo: ZoneRepo) -> N
     assert loops == [
         "zones/loop/b:1: example.org: $INCLUDE from zones/loop/a:1: $INCLUDE loop/a includes itself"
     ], result.out
+
+
+def test_the_hosts_ceiling_on_records_is_not_raised_by_the_repo(zone_repo: ZoneRepo) -> None:
+    """reconciler.toml may lower the record limit; only daemon.toml raises it on a host."""
+    config = zone_repo.path / "reconciler.toml"
+    config.write_text(config.read_text().replace("max_records = 1000000", "max_records = 10000"))
+    zone_repo.write(ZONE, GOOD_ZONE + "$GENERATE 1-5000 h$ IN A 192.0.2.1\n")
+    host = zone_repo.path.parent / "daemon.toml"
+    host.write_text(
+        '[repo]\npath = "repo"\n[bind]\nzone_dir = "z"\ninclude_file = "z.conf"\n'
+        '[rndc]\nkey_file = "rndc.key"\n[tsig]\nkey_file = "t.key"\n[state]\ndir = "s"\n'
+        "[check]\nmax_records = 1000\n"
+    )
+    assert zone_repo.run("check").code == 0  # a workstation: the repo's limit
+    result = zone_repo.run("check", "--config", str(host))  # the primary: the host's too
+    assert result.code == 1, result.out
+    (line,) = [x for x in result.out.splitlines() if "over the limit" in x]
+    assert line.startswith(f"{ZONE}:10: example.org: 5008 records, over the limit of 1000")
+    assert "([check] max_records in daemon.toml)" in line

@@ -107,3 +107,26 @@ def test_sigterm_is_honoured_while_a_template_bomb_renders(site: Site) -> None:
     refusals = [e for e in events if e.get("status") == "invalid"]
     assert refusals and "the CPU time limit" in refusals[-1]["reason"]
     assert not any(os.path.exists(f"/proc/{pid}") for pid in renderer)
+
+
+def test_a_commit_cannot_raise_the_record_limit_above_the_hosts(site: Site) -> None:
+    """A pusher who raises [safety] max_records and adds a big zone in one commit (with the
+    trailer that makes a loosened limit 'safe') is still held to daemon.toml's ceiling."""
+    (site.root / "repo.git" / "hooks" / "pre-receive").unlink()
+    with site.config.open("a") as config:
+        config.write("\n[check]\nmax_records = 1000\n")
+    daemon = site.start()
+    served = site.serials()
+    clone = site.root / "clone"
+    toml = clone / "reconciler.toml"
+    toml.write_text(toml.read_text().replace("max_records = 1000000", "max_records = 100000000"))
+    zone = clone / ZONE
+    zone.write_text(zone.read_text() + "$GENERATE 1-5000 h$ IN A 192.0.2.1\n")
+    site.clone.git.add("-A")
+    site.clone.git.commit("-q", "-m", "Five thousand hosts\n\nReconciler-Allow: unsafe")
+    site.clone.git.push("-q", "origin", "main")
+    sha = site.clone.head.commit.hexsha
+    event = daemon.wait_event(lambda e: e.get("commit") == sha[:12] and "status" in e, "verdict")
+    assert event["status"] == "invalid", event
+    assert "over the limit of 1000 records ([check] max_records in daemon.toml)" in event["reason"]
+    assert site.serials() == served

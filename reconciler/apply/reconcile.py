@@ -121,12 +121,17 @@ def _apply(run: _Run, allow_unsafe: bool, allow_non_descendant: bool) -> Outcome
     run.state = replace(run.state, last_attempted=run.target)
     save_state(run.host.state_dir, run.state)
 
-    head_all = inspect(run.repo, run.target, only=())
+    ceiling = run.host.max_records  # what reconciler.toml may not raise on this host
+    head_all = inspect(run.repo, run.target, only=(), max_records=ceiling)
     run.config = head_all.config
     on_primary = _ask_primary(run, head_all)
     wanted = _zones_to_check(run, head_all, on_primary)
     named_conf = run.host.named_conf  # its load-time limits apply, not reconciler.toml's
-    head = inspect(run.repo, run.target, wanted, named_conf=named_conf) if wanted else head_all
+    head = (
+        inspect(run.repo, run.target, wanted, named_conf=named_conf, max_records=ceiling)
+        if wanted
+        else head_all
+    )
     refusal = _validate(run, head)
     if refusal is not None:
         return refusal

@@ -68,12 +68,14 @@ def check_zones(
     jobs: int | None = None,
     max_records: int = Safety.max_records,
     limits: bounded.Limits = LIMITS,
+    limit_source: str = expansion.REPO_LIMIT,
 ) -> list[ZoneResult]:
     """Run strict named-checkzone on each zone; every problem, and the canonical form if valid.
 
     Zones checked before with the same text, includes, options and BIND are taken from
     the cache (check/cache.py) without running BIND again. A zone over `max_records`
-    records, counted before expansion where it can be, is not given to BIND at all.
+    records (set in `limit_source`), counted before expansion where it can be, is not
+    given to BIND at all.
     """
     zones = list(zones)
     if not zones:
@@ -81,7 +83,7 @@ def check_zones(
     checkzone = tool("named-checkzone")
     counts = {z.name: expansion.count(snapshot, zones_dir, z) for z in zones}
     results: dict[str, ZoneResult] = {
-        z.name: _too_many(z, counts[z.name].records, max_records, counts[z.name])
+        z.name: _too_many(z, counts[z.name].records, max_records, counts[z.name], limit_source)
         for z in zones
         if counts[z.name].records > max_records
     }
@@ -115,12 +117,16 @@ def check_zones(
     for name, result in results.items():  # counted after expansion, cached or not
         if result.canonical is not None and len(result.canonical.lines) > max_records:
             size = len(result.canonical.lines)
-            results[name] = _too_many(result.zone, size, max_records, counts[name])
+            results[name] = _too_many(result.zone, size, max_records, counts[name], limit_source)
     return [results[z.name] for z in zones]
 
 
-def _too_many(zone: ZoneText, records: int, limit: int, count: expansion.Count) -> ZoneResult:
-    return ZoneResult(zone, (expansion.over_limit(zone, records, limit, count),), None, False)
+def _too_many(
+    zone: ZoneText, records: int, limit: int, count: expansion.Count, source: str
+) -> ZoneResult:
+    return ZoneResult(
+        zone, (expansion.over_limit(zone, records, limit, count, source),), None, False
+    )
 
 
 def _cache_keys(

@@ -38,12 +38,15 @@ class Count:
     adds: int  # how many records that line adds
 
 
-def over_limit(zone: ZoneText, records: int, limit: int, biggest: Count) -> Problem:
-    """The problem of a zone of `records` records, over `limit`."""
-    message = (
-        f"{records} records, over the limit of {limit} records "
-        "([safety] max_records in reconciler.toml)"
-    )
+REPO_LIMIT = "[safety] max_records in reconciler.toml"
+HOST_LIMIT = "[check] max_records in daemon.toml"
+
+
+def over_limit(
+    zone: ZoneText, records: int, limit: int, biggest: Count, source: str = REPO_LIMIT
+) -> Problem:
+    """The problem of a zone of `records` records, over `limit` (set in `source`)."""
+    message = f"{records} records, over the limit of {limit} records ({source})"
     if biggest.line is not None:
         message += f"; {biggest.what} makes {biggest.adds}"
     return Problem(zone.path, message, biggest.line, zone.name)

@@ -23,6 +23,7 @@ from reconciler.bind.limits import primary_limits
 from reconciler.check import mail
 from reconciler.check import rules as checks
 from reconciler.check.checkzone import check_zones
+from reconciler.check.expansion import HOST_LIMIT, REPO_LIMIT
 from reconciler.check.limits import load_limits
 from reconciler.check.locate import Locator, zone_folder
 from reconciler.check.waive import Waived, apply_waivers
@@ -119,12 +120,15 @@ def inspect(
     only: Collection[str] | None = None,
     own_checks: bool = True,
     named_conf: Path | None = None,
+    max_records: int | None = None,
 ) -> Inspection:
     """Check revision `rev` (None: the working tree); `only`: just these zones' files.
 
     `own_checks=False` leaves out the checks BIND does not make: for a revision
     already deployed, whose canonical form is all that is wanted. `named_conf`: the
     primary's, whose load-time limits then apply instead of reconciler.toml's [limits].
+    `max_records`: the host's ceiling (daemon.toml [check] max_records), which
+    reconciler.toml's [safety] max_records may lower but not raise.
     """
     config, problems = read_config(repo, rev)
     snapshot = read_snapshot(
@@ -156,7 +160,12 @@ def inspect(
         if zone is not None:
             texts.append(zone)
 
-    results = check_zones(texts, snapshot, config.zones_dir, max_records=config.safety.max_records)
+    records, source = config.safety.max_records, REPO_LIMIT
+    if max_records is not None and max_records < records:
+        records, source = max_records, HOST_LIMIT
+    results = check_zones(
+        texts, snapshot, config.zones_dir, max_records=records, limit_source=source
+    )
     files = zone_folder(snapshot, config.zones_dir)
     valid: list[checks.Zone] = []
     for result in results:

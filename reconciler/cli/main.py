@@ -140,8 +140,10 @@ def check_command(
     if base is not None:
         zones_dir = read_config(repo, rev)[0].zones_dir
         only = zones_touched(changed_paths(repo, base, rev), zones_dir)
-    named_conf = load_host_config(config_path).named_conf if config_path else None
-    result = inspect(repo, rev, only=only, named_conf=named_conf)
+    host = load_host_config(config_path) if config_path else None
+    named_conf = host.named_conf if host else None
+    ceiling = host.max_records if host else None  # the host's, on the primary (the hook)
+    result = inspect(repo, rev, only=only, named_conf=named_conf, max_records=ceiling)
     if fmt == "json":
         click.echo(json.dumps(report.check_json(result), indent=2))
     else:

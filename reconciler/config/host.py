@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 from reconciler.config.tomlfile import check_types, key_line, syntax_problem, table_line
 from reconciler.errors import ConfigError, Problem, ValidationError
+from reconciler.model.plan import Safety
 
 HostMode = Literal["off", "audit", "enforce"]
 HOST_MODES: tuple[HostMode, ...] = ("off", "audit", "enforce")
@@ -71,6 +72,8 @@ class HostConfig:
     backoff_initial: float = 1.0
     backoff_max: float = 60.0
     host: HostSettings = field(default_factory=HostSettings)
+    # The most records a zone may have on this host; reconciler.toml can lower it, not raise it.
+    max_records: int = Safety.max_records
     source: Path | None = None  # the daemon.toml this came from
 
 
@@ -98,6 +101,7 @@ _SCHEMA: dict[str, dict[str, Any]] = {
         "allowed_signers": str,
         "allow_non_descendant": bool,
     },
+    "check": {"max_records": int},
     "daemon": {
         "debounce": (int, float),
         "recheck_interval": (int, float),
@@ -153,6 +157,12 @@ def parse_host_config(text: str, file: str, base: Path) -> HostConfig:
             problems += check_types(text, file, table, values, _SCHEMA[table])
             if table != "host":  # [host] has rules of its own (_host_values)
                 problems += _durations(text, file, table, values)
+    ceiling = (
+        data.get("check", {}).get("max_records") if isinstance(data.get("check"), dict) else None
+    )
+    if isinstance(ceiling, int) and ceiling < 1:
+        where = key_line(text, "check", "max_records")
+        problems.append(Problem(file, "[check] max_records must be positive", where))
     for table, key in _REQUIRED:
         if isinstance(data.get(table, {}), dict) and key not in data.get(table, {}):
             problems.append(Problem(file, f"[{table}] needs '{key}'"))
@@ -199,6 +209,7 @@ def parse_host_config(text: str, file: str, base: Path) -> HostConfig:
         backoff_initial=float(daemon.get("backoff_initial", 1.0)),
         backoff_max=float(daemon.get("backoff_max", 60.0)),
         host=_host_settings(data.get("host", {}), base),
+        max_records=data.get("check", {}).get("max_records", Safety.max_records),
     )
 
 
