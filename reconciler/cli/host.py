@@ -9,7 +9,6 @@ apply 0 applied or nothing to do, 1 invalid or refused by a validator, 2 rolled 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +16,7 @@ from typing import Any
 
 import click
 
-from reconciler.cli import hostreport
+from reconciler.cli import hostreport, report
 from reconciler.config.host import HostConfig, HostSettings, load_host_config
 from reconciler.host import read
 from reconciler.host.audit import Audit, audit
@@ -125,7 +124,7 @@ def register(main: click.Group, edge: Edge) -> None:
         ctx = context(config_path, rev, policy_dir)
         result = _audit(ctx)
         if fmt == "json":
-            click.echo(json.dumps({"policy": ctx.source.label, **result.to_dict()}, indent=2))
+            click.echo(report.json_text({"policy": ctx.source.label, **result.to_dict()}))
         else:
             click.echo(hostreport.audit_text(result, ctx.source.label))
         return result.exit_code
@@ -140,7 +139,7 @@ def register(main: click.Group, edge: Edge) -> None:
         """What `host apply` would change: a diff of each managed file, and the commands."""
         plan = _plan(context(config_path, rev, policy_dir))
         if fmt == "json":
-            click.echo(json.dumps({**plan.to_dict(), "changes": not plan.empty}, indent=2))
+            click.echo(report.json_text({**plan.to_dict(), "changes": not plan.empty}))
         elif fmt == "markdown":
             click.echo(hostreport.plan_markdown(plan))
         else:

@@ -6,7 +6,6 @@ text or JSON. Every other module returns values or raises.
 
 from __future__ import annotations
 
-import json
 import sys
 import tempfile
 from collections.abc import Callable
@@ -32,6 +31,7 @@ from reconciler.model.outcome import Outcome, Status
 from reconciler.model.plan import allows_unsafe, make_plan
 from reconciler.serve import daemon, hooks
 from reconciler.source.repo import changed_paths, open_repo, resolve
+from reconciler.version import VERSION
 
 EXIT_OK = 0
 EXIT_INVALID = Status.INVALID.exit_code  # also: any error of ours (one line on stderr)
@@ -92,6 +92,7 @@ def _through_the_daemon(exc: StateLocked, command: str) -> str:
 
 
 @click.group()
+@click.version_option(VERSION, "-V", "--version", prog_name="reconciler")
 @click.option(
     "-C",
     "--repo",
@@ -145,7 +146,7 @@ def check_command(
     ceiling = host.max_records if host else None  # the host's, on the primary (the hook)
     result = inspect(repo, rev, only=only, named_conf=named_conf, max_records=ceiling)
     if fmt == "json":
-        click.echo(json.dumps(report.check_json(result), indent=2))
+        click.echo(report.json_text(report.check_json(result)))
     else:
         click.echo("\n".join(report.check_text(result)))
     return EXIT_OK if result.ok else EXIT_INVALID
@@ -214,7 +215,7 @@ def plan_command(
     )
     if fmt == "json":
         extra = {"host": host_plan.to_dict()} if host_plan else {}
-        click.echo(json.dumps({**plan.to_dict(), **extra}, indent=2))
+        click.echo(report.json_text({**plan.to_dict(), **extra}))
     elif fmt == "markdown":
         click.echo(report.plan_markdown(plan))
         if host_plan:
@@ -250,7 +251,7 @@ CONFIG = click.option(
 
 def _print_outcome(outcome: Outcome, fmt: str) -> int:
     if fmt == "json":
-        click.echo(json.dumps(outcome.to_dict(), indent=2))
+        click.echo(report.json_text(outcome.to_dict()))
     else:
         click.echo(report.outcome_text(outcome))
     return outcome.exit_code
@@ -322,7 +323,7 @@ def status_command(config_path: str, fmt: str) -> int:
     """Deployed commit, each zone's serial on every server (asked live), last failure."""
     result = status.gather(load_host_config(config_path))
     if fmt == "json":
-        click.echo(json.dumps(result.to_dict(), indent=2))
+        click.echo(report.json_text(result.to_dict()))
     else:
         click.echo(report.status_text(result))
     return EXIT_OK
@@ -379,7 +380,7 @@ def bind_config_command(
     )
     if fmt == "json":
         click.echo(
-            json.dumps(
+            report.json_text(
                 {
                     "secondary": name,
                     "primary": piece.primary,
@@ -387,8 +388,7 @@ def bind_config_command(
                     "zone_dir": str(piece.zone_dir),
                     "top_level": piece.top_level,
                     "options": piece.options,
-                },
-                indent=2,
+                }
             )
         )
     else:
@@ -479,7 +479,7 @@ def install_hooks_command(
     written = hooks.install_hooks(Path(repo_path), program, config, branch, force=force)
     if fmt == "json":
         installed = {"installed": [str(p) for p in written], "reconciler": program}
-        click.echo(json.dumps({**installed, "branch": branch}, indent=2))
+        click.echo(report.json_text({**installed, "branch": branch}))
         return EXIT_OK
     for path in written:
         click.echo(f"installed {path}")
@@ -499,7 +499,7 @@ def nudge_command(config_path: str, fmt: str) -> int:
     result = hooks.nudge(load_host_config(config_path).http_listen)
     where = f"the daemon at {result.address}"
     if fmt == "json":
-        click.echo(json.dumps({"address": result.address, "status": result.status}, indent=2))
+        click.echo(report.json_text({"address": result.address, "status": result.status}))
     elif result.status is not None and 200 <= result.status < 300:
         click.echo(f"nudged {where}")
     elif result.answered:
@@ -582,7 +582,7 @@ def doctor_command(
         result = doctor.from_host(host, zone, options)
     else:
         result = doctor.from_repo(repo_dir, rev, zone, options)
-    click.echo(json.dumps(result.to_dict(), indent=2) if fmt == "json" else result.text())
+    click.echo(report.json_text(result.to_dict()) if fmt == "json" else result.text())
     return EXIT_OK if result.healthy else EXIT_INVALID
 
 

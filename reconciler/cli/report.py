@@ -6,15 +6,23 @@ the markdown plan is what CI posts as a pull-request comment.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from reconciler.apply.status import Overview
 from reconciler.check.inspect import Inspection
 from reconciler.model.outcome import Outcome
 from reconciler.model.plan import ALLOW_TRAILER, Change, Plan, ZonePlan
+from reconciler.version import VERSION
 
 if TYPE_CHECKING:
     from reconciler.devtools.demo import Demo
+
+
+def json_text(data: Mapping[str, object]) -> str:
+    """Every `--format json` output: the result, with the version of the reconciler that made it."""
+    return json.dumps({"reconciler_version": VERSION, **data}, indent=2)
 
 
 def check_json(result: Inspection) -> dict[str, object]:

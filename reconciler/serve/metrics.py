@@ -24,6 +24,7 @@ from prometheus_client import (
 
 from reconciler.apply.status import Overview
 from reconciler.model.outcome import Status
+from reconciler.version import VERSION
 
 
 class Metrics:
@@ -52,6 +53,8 @@ class Metrics:
             "When a reconcile last succeeded (Unix time).",
             registry=r,
         )
+        self.build = Info("reconciler_build", "The reconciler that runs.", registry=r)
+        self.build.info({"version": VERSION})
         self.applied = Info(
             "reconciler_applied_commit", "The commit the servers serve.", registry=r
         )
