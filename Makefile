@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 BIND_TOOLS := /usr/bin/named-checkzone
 NAMED := /usr/sbin/named
 
-.PHONY: demo test lint bench bind-tools bind signing-tools deploy-tools venv clean \
+.PHONY: demo test lint bench bind-tools bind signing-tools deploy-tools ops-tools venv clean \
 	debootstrap image integration
 
 venv: $(VENV)/.installed
@@ -36,6 +36,12 @@ deploy-tools:
 	@command -v systemd-analyze >/dev/null || { apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq systemd; }
 
+# promtool (Debian's prometheus package), to check deploy/prometheus/alerts.yml; knotc (Debian's
+# knot package), to check the Knot secondary configuration `bind-config --software knot` prints.
+ops-tools:
+	@{ command -v promtool && { command -v knotc || test -x /usr/sbin/knotc; }; } >/dev/null || { \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus knot; }
+
 # debootstrap, to make the base image (debian:bookworm-slim) from Debian's packages.
 debootstrap:
 	@command -v debootstrap >/dev/null || test -x /usr/sbin/debootstrap || { \
@@ -54,7 +60,7 @@ image: venv debootstrap
 integration: venv image
 	$(PY) -m pytest -q integration
 
-test: venv bind signing-tools deploy-tools image lint
+test: venv bind signing-tools deploy-tools ops-tools image lint
 	$(PY) -m pytest -q tests integration
 
 # ruff, the layers of the pipeline (import-linter; the contracts are in pyproject.toml) and
