@@ -22,7 +22,7 @@ from reconciler.apply import reconcile, status
 from reconciler.apply.state import StateLocked, load_state
 from reconciler.bind.conf import secondary_config
 from reconciler.check.inspect import Inspection, inspect, read_config, zones_touched
-from reconciler.cli import host, hostreport, report
+from reconciler.cli import completion, host, hostreport, report
 from reconciler.config.host import load_host_config
 from reconciler.devtools import demo
 from reconciler.devtools.init import init_repo
@@ -587,3 +587,4 @@ def doctor_command(
 
 
 host.register(main, _edge)  # reconciler host audit|plan|apply (cli/host.py)
+completion.register(main)  # reconciler completion bash|zsh|fish (cli/completion.py)
