@@ -110,6 +110,8 @@ class Deployer:
             self.config.tsig_key,
             zone_file(self.host, CATALOG),
             self.host.transfer_key_file if self.host.include_key else None,
+            self.config.dnssec,
+            self.host.keys,
         )
 
     def catalog_now(self) -> OnPrimary:
@@ -165,6 +167,9 @@ class Deployer:
 
     def _write_include(self, members: set[str]) -> None:
         host = self.host
+        if any(self.config.dnssec.signed(zone) for zone in members):
+            # named writes the zones' keys there; the folder is never in git
+            host.keys.mkdir(mode=0o770, parents=True, exist_ok=True)
         try:
             previous: str | None = host.include_file.read_text(encoding="utf-8")
         except OSError:

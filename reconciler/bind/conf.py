@@ -17,6 +17,7 @@ from pathlib import Path
 from reconciler.bind.catalog import CATALOG, GENERATED
 from reconciler.config.repo import Server
 from reconciler.errors import ConfigError
+from reconciler.model.dnssec import NONE, Dnssec
 from reconciler.model.names import KEY_NAME, checked_zone_name, zone_name_problem
 
 _UNSAFE_IN_STRING = re.compile(r'["\\\x00-\x1f\x7f]')
@@ -51,11 +52,25 @@ def _remote(server: Server, key_name: str) -> str:
     return f'{address} port {server.port} key "{_key_name(key_name)}";'
 
 
-def _primary_zone(name: str, file: Path, notify_to: list[str], key_name: str) -> str:
+def _signing(policy: str, key_directory: Path | None) -> list[str]:
+    """A zone's DNSSEC lines: BIND signs a copy of the file it loads (inline signing), so
+    the file the reconciler writes stays unsigned and the keys stay in `key_directory`."""
+    if policy == NONE:
+        return []
+    lines = [f"\tdnssec-policy {quote(policy, 'dnssec-policy')};", "\tinline-signing yes;"]
+    if key_directory is not None:
+        lines.append(f"\tkey-directory {quote(key_directory, 'key directory')};")
+    return lines
+
+
+def _primary_zone(
+    name: str, file: Path, notify_to: list[str], key_name: str, signing: Sequence[str] = ()
+) -> str:
     lines = [
         f"zone {quote(name, 'zone name')} {{",
         "\ttype primary;",
         f"\tfile {quote(file, 'zone file')};",
+        *signing,
         f'\tallow-transfer {{ key "{key_name}"; }};',
     ]
     if notify_to:
@@ -72,8 +87,13 @@ def primary_include(
     key_name: str,
     catalog_file: Path,
     key_file: Path | None = None,
+    dnssec: Dnssec | None = None,
+    key_directory: Path | None = None,
 ) -> str:
     """The include file for the primary's named.conf: every zone and the catalog zone.
+
+    With `dnssec`, each zone it signs gets its `dnssec-policy` (the repo's policies are
+    written as top-level statements first), `inline-signing yes` and `key_directory`.
 
     Transfers are allowed only with the TSIG key `key_name` (all servers may share one
     address, so address ACLs would not do), NOTIFY goes to each secondary signed with the same
@@ -97,8 +117,11 @@ def primary_include(
     ]
     if key_file is not None:
         parts.append(f"include {quote(key_file, 'key file')};")
+    dnssec = dnssec or Dnssec()
+    parts += [policy.statement() for policy in dnssec.used(set(names))]
     for name in sorted(names):
-        parts.append(_primary_zone(name, names[name], notify_to, key_name))
+        signing = _signing(dnssec.policy_name(name), key_directory)
+        parts.append(_primary_zone(name, names[name], notify_to, key_name, signing))
     parts.append(
         "// The catalog zone (RFC 9432): secondaries learn the zones above from it.\n"
         + _primary_zone(CATALOG, Path(catalog_file), notify_to, key_name)

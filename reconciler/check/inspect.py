@@ -23,6 +23,7 @@ from reconciler.bind.limits import primary_limits
 from reconciler.check import mail
 from reconciler.check import rules as checks
 from reconciler.check.checkzone import check_zones
+from reconciler.check.dnssec import policy_problems, signed_limits
 from reconciler.check.expansion import HOST_LIMIT, REPO_LIMIT
 from reconciler.check.limits import load_limits
 from reconciler.check.locate import Locator, zone_folder
@@ -142,6 +143,8 @@ def inspect(
         except ValidationError as exc:
             problems += exc.problems
 
+    if own_checks:
+        problems += policy_problems(config.dnssec)
     for path, entry in snapshot.files.items():
         if entry.symlink:
             problems.append(Problem(path, "is a symlink; nothing under the zones folder may be"))
@@ -178,6 +181,7 @@ def inspect(
         problems += checks.run_all(valid)
         limits, found = load_limits_of(named_conf, config)
         problems += found
+        limits = signed_limits(limits, config.dnssec, [z.text.name for z in valid])
         for checked_zone in valid:
             problems += load_limits(checked_zone, limits.of(checked_zone.text.name))
         problems += mail.run(valid)

@@ -74,7 +74,14 @@ class HostConfig:
     host: HostSettings = field(default_factory=HostSettings)
     # The most records a zone may have on this host; reconciler.toml can lower it, not raise it.
     max_records: int = Safety.max_records
+    # Where named keeps the DNSSEC keys of the zones it signs (never in git); None: zone_dir/keys
+    key_directory: Path | None = None
     source: Path | None = None  # the daemon.toml this came from
+
+    @property
+    def keys(self) -> Path:
+        """The DNSSEC key directory: `[dnssec] key_directory`, else `keys` in the zone folder."""
+        return self.key_directory or self.zone_dir / "keys"
 
 
 _SCHEMA: dict[str, dict[str, Any]] = {
@@ -102,6 +109,7 @@ _SCHEMA: dict[str, dict[str, Any]] = {
         "allow_non_descendant": bool,
     },
     "check": {"max_records": int},
+    "dnssec": {"key_directory": str},
     "daemon": {
         "debounce": (int, float),
         "recheck_interval": (int, float),
@@ -210,6 +218,7 @@ def parse_host_config(text: str, file: str, base: Path) -> HostConfig:
         backoff_max=float(daemon.get("backoff_max", 60.0)),
         host=_host_settings(data.get("host", {}), base),
         max_records=data.get("check", {}).get("max_records", Safety.max_records),
+        key_directory=optional("dnssec", "key_directory"),
     )
 
 

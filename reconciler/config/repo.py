@@ -3,7 +3,8 @@
 Pure: `parse_repo_config` takes the file's text and returns a frozen value or
 raises `ValidationError` with every problem found. Called by `check`, `plan`
 and every later stage that needs the servers, serial scheme, safety limits or
-named's load-time limits ([limits], used where the primary's own are not at hand).
+named's load-time limits ([limits], used where the primary's own are not at hand) or
+the DNSSEC policies ([dnssec], config/dnssec.py).
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import tomllib
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from reconciler.config.dnssec import TABLE as DNSSEC
+from reconciler.config.dnssec import parse_dnssec
 from reconciler.config.tomlfile import (
     check_types,
     key_line,
@@ -23,6 +26,7 @@ from reconciler.config.tomlfile import (
 from reconciler.config.waivers import TABLE as WAIVE
 from reconciler.config.waivers import Waiver, parse_waivers
 from reconciler.errors import Problem, ValidationError
+from reconciler.model.dnssec import Dnssec
 from reconciler.model.limits import LoadLimits
 from reconciler.model.names import DEFAULT_KEY_NAME, KEY_NAME
 from reconciler.model.plan import Safety
@@ -55,6 +59,7 @@ class RepoConfig:
     limits: LoadLimits = LoadLimits(source=LIMITS_SOURCE)  # where no primary's are at hand
     variables: dict[str, Any] = field(default_factory=dict)
     waivers: tuple[Waiver, ...] = ()
+    dnssec: Dnssec = Dnssec()  # which policy signs each zone ([dnssec])
 
     @property
     def servers(self) -> tuple[Server, ...]:
@@ -63,7 +68,8 @@ class RepoConfig:
 
 DEFAULT = RepoConfig(primary=Server("primary", "127.0.0.1"))
 
-_TOP = {"primary", "secondary", "transfer", "serial", "safety", "limits", "zones", "vars", WAIVE}
+_TOP = {"primary", "secondary", "transfer", "serial", "safety", "limits", "zones", "vars"}
+_TOP |= {WAIVE, DNSSEC}
 _SERVER = {"name": str, "address": str, "port": int}
 _TABLES: dict[str, dict[str, type | tuple[type, ...]]] = {
     "transfer": {"tsig_key": str, "algorithm": str},
@@ -232,6 +238,12 @@ def _waivers(doc: _Doc, data: dict[str, Any]) -> tuple[Waiver, ...]:
     return waivers
 
 
+def _dnssec(doc: _Doc, data: dict[str, Any]) -> Dnssec:
+    dnssec, found = parse_dnssec(doc.text, doc.file, data.get(DNSSEC, {}))
+    doc.problems += found
+    return dnssec
+
+
 def parse_repo_config(text: str, file: str = CONFIG_FILE) -> RepoConfig:
     """Parse and validate reconciler.toml; raise ValidationError with every problem."""
     try:
@@ -253,6 +265,7 @@ def parse_repo_config(text: str, file: str = CONFIG_FILE) -> RepoConfig:
         limits=_limits(doc, tables["limits"]),
         variables=_variables(doc, data),
         waivers=_waivers(doc, data),
+        dnssec=_dnssec(doc, data),
     )
     if doc.problems or primary is None:
         raise ValidationError(doc.problems)

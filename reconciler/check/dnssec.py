@@ -1,0 +1,57 @@
+"""reconciler.toml's DNSSEC policies as BIND reads them, and the TTL ceiling they set.
+
+`policy_problems` gives each policy of `[dnssec.policies]` to `named-checkconf` as the
+generated include will carry it (model/dnssec.py `Policy.statement`), so what BIND
+refuses is refused by `check`, at the policy's line. `signed_limits` puts the policy's
+`max-zone-ttl` on each zone it signs: named ignores the zone's own then. Called by
+check/inspect.py.
+"""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from collections.abc import Collection
+from dataclasses import replace
+from pathlib import Path
+
+from reconciler.bind.tools import checkconf
+from reconciler.config.repo import CONFIG_FILE
+from reconciler.errors import Problem
+from reconciler.model.dnssec import Dnssec
+from reconciler.model.limits import Limits
+
+_WHERE = re.compile(r"^\S*named\.conf:\d+: ")
+
+
+def policy_problems(dnssec: Dnssec) -> list[Problem]:
+    """What named-checkconf says about each of the repo's policies, at its table's line."""
+    problems = []
+    for name, policy in sorted(dnssec.policies.items()):
+        with tempfile.TemporaryDirectory(prefix="reconciler-policy-") as folder:
+            conf = Path(folder, "named.conf")
+            conf.write_text(
+                f'options {{ directory "{folder}"; }};\n{policy.statement()}\n', encoding="utf-8"
+            )
+            complaints = checkconf(conf)
+        for complaint in complaints:
+            text = _WHERE.sub("", complaint)  # our temporary file's name and line
+            problems.append(
+                Problem(
+                    CONFIG_FILE,
+                    f"[dnssec.policies.{name}]: named-checkconf: {text}",
+                    dnssec.policy_lines.get(name) or None,
+                )
+            )
+    return problems
+
+
+def signed_limits(limits: Limits, dnssec: Dnssec, zones: Collection[str]) -> Limits:
+    """`limits` with each signed zone's TTL ceiling the repo's policy sets for it."""
+    changed = dict(limits.zones)
+    for zone in zones:
+        ttl = dnssec.max_zone_ttl(zone)
+        if ttl is not None:
+            source = f"[dnssec] policy {dnssec.policy_name(zone)} in {CONFIG_FILE}"
+            changed[zone.lower()] = replace(limits.of(zone), max_zone_ttl=ttl, source=source)
+    return Limits(limits.default, changed)
