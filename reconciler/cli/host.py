@@ -19,6 +19,7 @@ import click
 from reconciler.cli import hostreport, report
 from reconciler.config.host import HostConfig, HostSettings, load_host_config
 from reconciler.host import read
+from reconciler.host.apply import Target, apply_host
 from reconciler.host.audit import Audit, audit
 from reconciler.host.facts import Facts
 from reconciler.host.plan import HostPlan, live_plan, review_plan
@@ -145,3 +146,27 @@ def register(main: click.Group, edge: Edge) -> None:
         else:
             click.echo(hostreport.plan_text(plan))
         return 0
+
+    @host_group.command("apply")
+    @_options
+    @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+    @edge
+    def apply_command(config_path: str, rev: str | None, policy_dir: str | None, fmt: str) -> int:
+        """Make the host match the policy: check, write, reload, verify; revert on failure."""
+        ctx = context(config_path, rev, policy_dir)
+        target = Target(
+            ctx.host,
+            ctx.source.policy,
+            ctx.rendered,
+            ctx.services,
+            ctx.facts,
+            lambda: read.gather(ctx.host, ctx.source.policy, ctx.services, ctx.rendered),
+        )
+        outcome = apply_host(target, _plan(ctx))
+        if fmt == "json":
+            click.echo(json.dumps(outcome.to_dict(), indent=2))
+        else:
+            click.echo(hostreport.apply_text(outcome))
+            for problem in outcome.problems:
+                click.echo(str(problem), err=True)
+        return outcome.exit_code

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from reconciler.host.audit import Audit, Status
 
 if TYPE_CHECKING:
+    from reconciler.host.apply import HostOutcome
     from reconciler.host.plan import HostPlan
 
 MAX_DIFF_LINES = 400  # per file in the markdown comment (GitHub refuses over 65,536 characters)
@@ -86,4 +87,22 @@ def plan_markdown(plan: HostPlan) -> str:
         "_Rendered for a systemd host; `reconciler host plan` on the primary compares with its"
         " live files. An SSH or firewall change is kept only after a new SSH connection gets in._"
     )
+    return "\n".join(out)
+
+
+def apply_text(outcome: HostOutcome) -> str:
+    """What `host apply` did, in a few lines (the problems go to stderr, one per line)."""
+    result, plan = outcome.result, outcome.plan
+    if result.value == "unchanged":
+        return f"host apply: host/policy.toml of {plan.label}: nothing to change"
+    changed = [c.label for c in plan.files] + [s.what for s in plan.steps]
+    out = [f"host apply: host/policy.toml of {plan.label}: {result.value}"]
+    out += [f"  {what}" for what in changed]
+    if outcome.confirmed_by:
+        out.append(f"kept: a new SSH connection to {outcome.confirmed_by} got in")
+    if outcome.reason:
+        out.append(outcome.reason)
+    if outcome.guard and result.value != "applied":
+        out.append(f"saved copies and the revert's log: {outcome.guard}")
+    out += [f"note: {note}" for note in plan.notes]
     return "\n".join(out)

@@ -62,6 +62,7 @@ class Step:
     what: str
     commands: tuple[Argv, ...]
     undo: tuple[Argv, ...] = ()
+    item: str = ""  # the audit item it brings in policy (what apply verifies afterwards)
 
 
 @dataclass(frozen=True)
@@ -143,6 +144,7 @@ def _service_steps(policy: Policy, facts: Facts, services: Services) -> list[Ste
                 f"enable {name} at boot and start it",
                 tuple(services.commands(Action.ENABLE, name)),
                 tuple(undo),
+                f"boot.{name}",
             )
         )
     for name in policy.boot.disabled:
@@ -157,6 +159,7 @@ def _service_steps(policy: Policy, facts: Facts, services: Services) -> list[Ste
                 f"disable {name} at boot and stop it",
                 tuple(services.commands(Action.DISABLE, name)),
                 tuple(services.commands(Action.ENABLE, name)),
+                f"boot.{name}",
             )
         )
     if facts.systemd and policy.firewall.enabled:
@@ -168,6 +171,7 @@ def _service_steps(policy: Policy, facts: Facts, services: Services) -> list[Ste
                     "enable nftables at boot (it loads /etc/nftables.conf)",
                     (("systemctl", "enable", "nftables"),),
                     (("systemctl", "disable", "nftables"),),
+                    "firewall.boot",
                 )
             )
     return steps
@@ -187,7 +191,8 @@ def _timezone_step(policy: Policy, facts: Facts) -> Step | None:
     else:
         commands = _zone_files(wanted)
         undo = _zone_files(old) if old else ()
-    return Step(StepKind.TIMEZONE, f"time zone {old or 'unknown'} -> {wanted}", commands, undo)
+    what = f"time zone {old or 'unknown'} -> {wanted}"
+    return Step(StepKind.TIMEZONE, what, commands, undo, "time.timezone")
 
 
 def _zone_files(zone: str) -> tuple[Argv, ...]:
@@ -222,6 +227,7 @@ def _owner_steps(policy: Policy, facts: Facts) -> list[Step]:
                     ("chown", f"{live.owner}:{live.group}", live.path),
                     ("chmod", f"{live.mode:04o}", live.path),
                 ),
+                f"files.{role}",
             )
         )
     return steps
