@@ -164,7 +164,7 @@ def register(main: click.Group, edge: Edge) -> None:
         )
         outcome = apply_host(target, _plan(ctx))
         if fmt == "json":
-            click.echo(json.dumps(outcome.to_dict(), indent=2))
+            click.echo(report.json_text(outcome.to_dict()))
         else:
             click.echo(hostreport.apply_text(outcome))
             for problem in outcome.problems:
