@@ -25,6 +25,7 @@ from reconciler.bind.tools import canonical_dump
 from reconciler.config.repo import Server
 from reconciler.errors import BindError, ConfigError
 from reconciler.model.names import checked_zone_name
+from reconciler.model.serial import is_serial
 from reconciler.model.zone import CanonicalZone
 
 TRIES = 3  # an unanswered SOA query is asked again before named counts as not answering
@@ -69,7 +70,7 @@ def file_serial(path: Path) -> int | None:
                 if "SOA" in tokens[:4]:
                     at = tokens.index("SOA") + 3
                     value = tokens[at] if at < len(tokens) else ""
-                    return int(value) if value.isdigit() and int(value) < 2**32 else None
+                    return int(value) if value.isdigit() and is_serial(int(value)) else None
     except OSError:
         return None
     return None

@@ -10,6 +10,7 @@ from collections.abc import Iterable
 
 from reconciler.errors import ConfigError
 from reconciler.model.names import CATALOG, checked_zone_name
+from reconciler.model.serial import is_serial
 
 __all__ = ["CATALOG", "GENERATED", "catalog_member_id", "catalog_zone_text"]
 
@@ -28,7 +29,7 @@ def catalog_member_id(zone: str) -> str:
 def catalog_zone_text(members: Iterable[str], serial: int, catalog: str = CATALOG) -> str:
     """The catalog zone (RFC 9432, schema version 2) listing `members`, in master-file format."""
     catalog = checked_zone_name(catalog)
-    if isinstance(serial, bool) or not isinstance(serial, int) or not 0 <= serial < 2**32:
+    if not is_serial(serial):
         raise ConfigError(f"catalog serial {serial!r} is outside 0..2**32-1")
     zones = {checked_zone_name(z).lower(): checked_zone_name(z) for z in members}
     if catalog.lower() in zones:

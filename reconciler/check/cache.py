@@ -21,6 +21,7 @@ from pathlib import Path
 
 from reconciler.atomic import write_atomic
 from reconciler.errors import Problem
+from reconciler.model.zone import encode
 
 KEEP_PER_ZONE = 4
 
@@ -44,7 +45,7 @@ def bind_version(checkzone: str) -> str:
 def key(*parts: str) -> str:
     digest = hashlib.sha256()
     for part in parts:
-        digest.update(part.encode("utf-8", "surrogateescape") + b"\0")
+        digest.update(encode(part) + b"\0")
     return digest.hexdigest()[:32]
 
 

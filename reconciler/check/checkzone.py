@@ -27,11 +27,10 @@ from reconciler.bind.tools import LIMITS, run_tool, tool
 from reconciler.check import cache, expansion, locate, messages
 from reconciler.check.locate import Locator, zone_folder
 from reconciler.check.messages import parse_messages
-from reconciler.check.zonefiles import ENCODING
 from reconciler.errors import Problem
 from reconciler.model.plan import Safety
 from reconciler.model.snapshot import Snapshot
-from reconciler.model.zone import CanonicalZone, ZoneText
+from reconciler.model.zone import CanonicalZone, ZoneText, encode
 
 STRICT = [
     "-k",
@@ -140,9 +139,8 @@ def _cache_keys(
     if any("$include" in z.text.lower() for z in zones):
         shared = cache.key(
             *(
-                f"{path}:{hashlib.sha256(entry.data).hexdigest()}"
-                for path, entry in sorted(snapshot.files.items())
-                if path.startswith(zones_dir + "/") and entry.data is not None
+                f"{path}:{hashlib.sha256(data).hexdigest()}"
+                for path, data in sorted(snapshot.folder(zones_dir).items())
             )
         )
     version = cache.bind_version(checkzone)
@@ -180,17 +178,14 @@ def _materialize(snapshot: Snapshot, zones_dir: str, zones: list[ZoneText], root
     out: its own zone is refused by its name, an $INCLUDE of it finds no file.
     """
     root.mkdir(parents=True)
-    for path, entry in snapshot.files.items():
-        if path.startswith(zones_dir + "/") and entry.data is not None and not entry.symlink:
-            if any(len(part.encode("utf-8", "surrogateescape")) > 255 for part in path.split("/")):
-                continue
-            target = root / path[len(zones_dir) + 1 :]
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(entry.data)
+    for path, data in snapshot.folder(zones_dir).items():
+        if any(len(encode(part)) > 255 for part in path.split("/")):
+            continue
+        target = root / path[len(zones_dir) + 1 :]
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
     for zone in zones:
-        (root / _work_name(zone, zones_dir)).write_bytes(
-            zone.text.encode(ENCODING, "surrogateescape")
-        )
+        (root / _work_name(zone, zones_dir)).write_bytes(encode(zone.text))
 
 
 def _work_name(zone: ZoneText, zones_dir: str) -> str:

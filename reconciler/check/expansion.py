@@ -68,11 +68,7 @@ class _Files(Mapping[str, str]):
     """The zones folder's files as text, decoded when first asked for (most never are)."""
 
     def __init__(self, snapshot: Snapshot, zones_dir: str) -> None:
-        self._entries = {
-            path: entry.data
-            for path, entry in snapshot.files.items()
-            if path.startswith(zones_dir + "/") and entry.data is not None and not entry.symlink
-        }
+        self._entries = snapshot.folder(zones_dir)
         self._texts: dict[str, str] = {}
 
     def __getitem__(self, path: str) -> str:

@@ -31,6 +31,7 @@ from reconciler.check.waive import Waived, apply_waivers
 from reconciler.check.zonefiles import load_zone, zone_files, zone_name
 from reconciler.config.policy import read_policy
 from reconciler.config.repo import CONFIG_FILE, DEFAULT, RepoConfig, parse_repo_config
+from reconciler.config.tomlfile import utf8_text
 from reconciler.errors import Problem, ReconcilerError, ValidationError
 from reconciler.model.limits import Limits
 from reconciler.model.snapshot import Snapshot
@@ -62,15 +63,6 @@ class Inspection:
         return not self.errors
 
 
-def _decoded(path: str, data: bytes | None) -> tuple[str | None, list[Problem]]:
-    if data is None:
-        return None, []
-    try:
-        return data.decode("utf-8"), []
-    except UnicodeDecodeError:
-        return None, [Problem(path, "not UTF-8")]
-
-
 def _lenient_vars(text: str) -> dict[str, object]:
     """[vars] of an invalid reconciler.toml, so templates still render and report."""
     try:
@@ -86,7 +78,7 @@ def read_config(repo: git.Repo, rev: str | None) -> tuple[RepoConfig, list[Probl
     When it is missing or invalid, the defaults (with its [vars], so templates still
     render and report) stand in, and the problems say why.
     """
-    text, problems = _decoded(CONFIG_FILE, read_file(repo, rev, CONFIG_FILE))
+    text, problems = utf8_text(CONFIG_FILE, read_file(repo, rev, CONFIG_FILE))
     if text is None and not problems:
         return DEFAULT, [Problem(CONFIG_FILE, "missing: run 'reconciler init' or add it")]
     if text is None:
@@ -135,7 +127,7 @@ def inspect(
     snapshot = read_snapshot(
         repo, rev, [config.zones_dir], [POLICY_FILE], config.safety.max_zone_bytes
     )
-    policy, found = _decoded(POLICY_FILE, snapshot.text_of(POLICY_FILE))
+    policy, found = utf8_text(POLICY_FILE, snapshot.text_of(POLICY_FILE))
     problems += found
     if policy is not None:
         try:

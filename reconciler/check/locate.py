@@ -23,7 +23,7 @@ import dns.exception
 import dns.name
 
 from reconciler.model.snapshot import Snapshot
-from reconciler.model.zone import ZoneText
+from reconciler.model.zone import ZoneText, decode, encode
 
 MAX_DEPTH = 8  # $INCLUDE nesting followed (zonefiles.py refuses loops before BIND runs)
 _TTL = re.compile(r"^(?:\d+[wdhms]?)+$", re.IGNORECASE)
@@ -70,9 +70,7 @@ def canonical(name: str, origin: str = ".") -> str:
     if plain:
         return f"{name}.{origin}".lower() if origin != "." else f"{name}.".lower()
     try:
-        parsed = dns.name.from_text(
-            name.encode("utf-8", "surrogateescape"), dns.name.from_text(origin)
-        )
+        parsed = dns.name.from_text(encode(name), dns.name.from_text(origin))
     except (dns.exception.DNSException, UnicodeError, ValueError):
         return name.lower()
     return parsed.canonicalize().to_text()
@@ -179,11 +177,7 @@ def _generated(lhs: str, origin: str) -> re.Pattern[str]:
 
 def zone_folder(snapshot: Snapshot, zones_dir: str) -> dict[str, bytes]:
     """The zones folder's files (what an `$INCLUDE` can name), for a `Locator`."""
-    return {
-        path: entry.data
-        for path, entry in snapshot.files.items()
-        if path.startswith(zones_dir + "/") and entry.data is not None and not entry.symlink
-    }
+    return snapshot.folder(zones_dir)
 
 
 class Locator:
@@ -257,7 +251,7 @@ class Locator:
     def files_text(self, path: str) -> str | None:
         """The text of another file of the zones folder (an include), or None."""
         data = self.files.get(path)
-        return None if data is None else data.decode("utf-8", "surrogateescape")
+        return None if data is None else decode(data)
 
     @cached_property
     def _by_owner(self) -> dict[str, list[Entry]]:

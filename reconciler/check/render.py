@@ -21,6 +21,7 @@ from typing import Any
 from reconciler import bounded
 from reconciler.errors import Problem, ToolError
 from reconciler.model.snapshot import Snapshot
+from reconciler.model.zone import decode, encode
 
 # Generous for a template (a million records render in about 1 s of CPU), fatal for a
 # bomb. The rendered text may be as large as a zone file ([safety] max_zone_bytes).
@@ -39,11 +40,10 @@ def render(
     max_bytes: int,
 ) -> tuple[str | None, list[Problem]]:
     """Render a .zone.j2 template in a limited child; the text, or the problems."""
-    sources: dict[str, str] = {}
-    for other, entry in snapshot.files.items():
-        if other.startswith(zones_dir + "/") and entry.data is not None and not entry.symlink:
-            # bytes kept as they are, as zonefiles.decode keeps them
-            sources[other[len(zones_dir) + 1 :]] = entry.data.decode("utf-8", "surrogateescape")
+    sources = {  # bytes kept as they are, as zonefiles.decode keeps them
+        other[len(zones_dir) + 1 :]: decode(data)
+        for other, data in snapshot.folder(zones_dir).items()
+    }
     # The answer is JSON: room for escapes in the text and for the problems around it.
     answer_bytes = 2 * max_bytes + bounded.MIB
     job: dict[str, object] = {"path": path, "text": text, "name": name, "variables": variables}
@@ -58,7 +58,7 @@ def render(
     if stopped:
         return None, [Problem(path, stopped, zone=name)]
     try:
-        answer = json.loads(done.stdout.decode("utf-8", "surrogateescape"))
+        answer = json.loads(decode(done.stdout))
         if answer["memory"]:
             stopped = f"the template was stopped by {limits.describe(bounded.Limit.MEMORY)}"
             return None, [Problem(path, stopped, answer["line"], name)]
@@ -95,7 +95,7 @@ def _child() -> None:
     # A byte that is not UTF-8 (a surrogate escape) goes back as the byte it was
     dumped = json.dumps(answer, ensure_ascii=False)
     try:
-        payload = dumped.encode("utf-8", "surrogateescape")
+        payload = encode(dumped)
     except UnicodeEncodeError:  # a surrogate the template made up, not a byte of a file
         payload = dumped.encode("utf-8", "replace")
     if len(payload) > job["answer_bytes"]:  # a text of control characters, escaped 6 times

@@ -20,9 +20,8 @@ from reconciler.check.render import render
 from reconciler.errors import Problem
 from reconciler.model.names import zone_name_problem
 from reconciler.model.snapshot import Snapshot
-from reconciler.model.zone import ZoneText
+from reconciler.model.zone import ZoneText, decode
 
-ENCODING = "utf-8"  # with surrogateescape: any byte BIND accepts survives the round trip
 ZONE_SUFFIX = ".zone"
 TEMPLATE_SUFFIX = ".zone.j2"
 _INCLUDE = re.compile(r"^\s*\$INCLUDE\s+(\S+)", re.IGNORECASE)
@@ -50,11 +49,6 @@ def zone_files(snapshot: Snapshot, zones_dir: str) -> tuple[dict[str, str], list
             continue
         found[name] = path
     return found, problems
-
-
-def decode(data: bytes) -> str:
-    """A zone file's bytes as text that encodes back to the same bytes (see ENCODING)."""
-    return data.decode(ENCODING, "surrogateescape")
 
 
 def load_zone(

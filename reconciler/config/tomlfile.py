@@ -74,6 +74,16 @@ def key_line(text: str, table: str, key: str) -> int | None:
     return _scan(text, matches)
 
 
+def utf8_text(path: str, data: bytes | None) -> tuple[str | None, list[Problem]]:
+    """A configuration file's text (TOML is UTF-8), or the problem; (None, []) when absent."""
+    if data is None:
+        return None, []
+    try:
+        return data.decode("utf-8"), []
+    except UnicodeDecodeError:
+        return None, [Problem(path, "not UTF-8")]
+
+
 def syntax_problem(file: str, exc: tomllib.TOMLDecodeError) -> Problem:
     """tomllib's error as a Problem: the line goes in front, the column stays in the text."""
     found = re.search(r"\s*\(at line (\d+), column (\d+)\)", str(exc))

@@ -23,7 +23,7 @@ from reconciler.doctor.facts import (
 )
 from reconciler.doctor.mailfindings import mail_walk_findings
 from reconciler.doctor.values import Finding, Options, Target, target_for
-from reconciler.model.serial import is_newer
+from reconciler.model.serial import distance, is_newer
 
 
 def _fault(answer: probe.Answer | None, zone: str, rtype: str) -> str:
@@ -37,10 +37,6 @@ def _fault(answer: probe.Answer | None, zone: str, rtype: str) -> str:
     if rtype == "SOA" and not answer.records("answer", zone, "SOA"):
         return "no SOA in the answer"
     return ""
-
-
-def _distance(newer: int, older: int) -> int:
-    return (newer - older) % 2**32
 
 
 def _addresses(records: Iterable[probe.RR]) -> tuple[str, ...]:
@@ -208,9 +204,9 @@ def _server_findings(zone: str, facts: Facts, options: Options) -> list[Finding]
         serial = _served_serial(server, zone)
         if serial is not None and expected is not None and serial != expected:
             code = "behind" if is_newer(expected, serial) else "ahead"
-            distance = _distance(*((expected, serial) if code == "behind" else (serial, expected)))
+            apart = distance(*((serial, expected) if code == "behind" else (expected, serial)))
             out.append(
-                finding(code, zone, subject, serial=serial, expected=expected, distance=distance)
+                finding(code, zone, subject, serial=serial, expected=expected, distance=apart)
             )
         elif serial is not None and target != primary:
             mine = _mx_set(server.mx_udp or server.mx_tcp)

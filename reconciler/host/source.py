@@ -16,6 +16,7 @@ from pathlib import Path
 import git
 
 from reconciler.config.policy import DEFAULT_FILE, Policy, read_policy
+from reconciler.config.tomlfile import utf8_text
 from reconciler.errors import Problem, ValidationError
 from reconciler.host.render import TEMPLATE_DIR, Managed
 from reconciler.source.repo import read_snapshot
@@ -34,12 +35,10 @@ class PolicySource:
 
 
 def _decode(path: str, data: bytes | None) -> str | None:
-    if data is None:
-        return None
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise ValidationError([Problem(path, "not UTF-8")]) from None
+    text, problems = utf8_text(path, data)
+    if problems:
+        raise ValidationError(problems)
+    return text
 
 
 def _build(texts: Mapping[str, bytes | None], label: str, commit: str | None) -> PolicySource:

@@ -17,6 +17,7 @@ from enum import StrEnum
 
 from reconciler.errors import Problem
 from reconciler.model.plan import Plan
+from reconciler.model.serial import is_serial
 
 
 class Status(StrEnum):
@@ -134,7 +135,7 @@ class Note:
         reason, served, lagging = None, {}, []
         for line in lines[1:]:
             found = _SERVED.match(line)
-            if found and int(found["serial"]) < 2**32:
+            if found and is_serial(int(found["serial"])):
                 served[found["zone"]] = int(found["serial"])
             elif line.startswith("reason: "):
                 reason = line.removeprefix("reason: ")

@@ -17,8 +17,8 @@ from typing import Literal
 
 from reconciler.errors import Problem
 from reconciler.model.mail import MailKind, mail_kind, mx_hosts
-from reconciler.model.serial import Scheme, next_serial
-from reconciler.model.zone import CanonicalZone, parse_line
+from reconciler.model.serial import Scheme, next_serial, previous
+from reconciler.model.zone import SERIAL_LEFT_OUT, CanonicalZone, soa_with_serial
 
 ALLOW_KEY, ALLOW_VALUE = "Reconciler-Allow", "unsafe"
 ALLOW_TRAILER = f"{ALLOW_KEY}: {ALLOW_VALUE}"
@@ -171,31 +171,16 @@ def _key(line: str) -> tuple[str, str]:
     return owner.lower(), rtype
 
 
-def _without_serial(lines: tuple[str, ...]) -> set[str]:
-    result = set()
-    for line in lines:
-        record = parse_line(line)
-        if record.rtype == "SOA":
-            fields = record.rdata.split()
-            fields[2] = "-"
-            line = f"{record.owner} {record.ttl} IN SOA {' '.join(fields)}"
-        else:
-            line = f"{record.owner} {record.ttl} IN {record.rtype} {record.rdata}"
-        result.add(line)
-    return result
-
-
 def _normal(lines: tuple[str, ...]) -> set[str]:
-    """Lines with whitespace folded and owners in lower case; only SOA lines are parsed."""
-    quick = set()
-    slow = []
+    """Lines with whitespace folded, owners in lower case and the SOA serial left out."""
+    normal = set()
     for line in lines:
         if _key(line)[1] == "SOA":
-            slow.append(line)
+            normal.add(soa_with_serial(line, SERIAL_LEFT_OUT))
         else:
             owner, rest = line.split(None, 1)
-            quick.add(owner.lower() + " " + " ".join(rest.split()))
-    return quick | _without_serial(tuple(slow))
+            normal.add(owner.lower() + " " + " ".join(rest.split()))
+    return normal
 
 
 def diff_lines(old: set[str], new: set[str]) -> list[Change]:
@@ -272,7 +257,7 @@ def make_plan(
         serial = None
         if after is not None:
             # Nothing served yet: the file's serial is where to start from.
-            start = current if current is not None else (after.serial - 1) % 2**32
+            start = current if current is not None else previous(after.serial)
             serial = next_serial(start, scheme, now, floor=after.serial)
         plans.append(
             ZonePlan(

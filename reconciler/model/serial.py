@@ -33,14 +33,24 @@ _PER_DAY = 100  # the nn in YYYYMMDDnn
 def _check_serial(value: int, name: str = "serial") -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError(f"{name} must be an int, not {type(value).__name__}")
-    if not 0 <= value <= SERIAL_MAX:
+    if not is_serial(value):
         raise ValueError(f"{name} {value} is outside the SOA serial range 0..{SERIAL_MAX}")
     return value
 
 
-def _distance(current: int, target: int) -> int:
+def is_serial(value: object) -> bool:
+    """Whether `value` is an int in the SOA serial range 0..2**32-1 (bool is not)."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= SERIAL_MAX
+
+
+def distance(current: int, target: int) -> int:
     """How far `target` is ahead of `current` in sequence space, in 0..2**32-1."""
     return (target - current) % _MODULUS
+
+
+def previous(serial: int) -> int:
+    """The serial one step behind `serial` (the one `serial` is newer than)."""
+    return (serial - 1) % _MODULUS
 
 
 def compare(a: int, b: int) -> int:
@@ -51,7 +61,7 @@ def compare(a: int, b: int) -> int:
     """
     _check_serial(a, "a")
     _check_serial(b, "b")
-    ahead = _distance(a, b)
+    ahead = distance(a, b)
     if ahead == 0:
         return 0
     if ahead == _HALF:
@@ -68,7 +78,7 @@ def is_newer(candidate: int, current: int) -> bool:
     """
     _check_serial(candidate, "candidate")
     _check_serial(current, "current")
-    return 1 <= _distance(current, candidate) <= MAX_STEP
+    return 1 <= distance(current, candidate) <= MAX_STEP
 
 
 def latest(serials: Iterable[int | None]) -> int | None:
@@ -175,7 +185,7 @@ def steps_to_reach(current: int, target: int) -> list[int]:
     """
     _check_serial(current, "current")
     _check_serial(target, "target")
-    remaining = _distance(current, target)
+    remaining = distance(current, target)
     steps: list[int] = []
     serial = current
     while remaining > MAX_STEP:

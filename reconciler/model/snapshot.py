@@ -28,6 +28,17 @@ class Snapshot:
     files: dict[str, FileEntry] = field(default_factory=dict)
     trailers: tuple[tuple[str, str], ...] = ()  # the message's git trailers, (key, value)
 
+    def folder(self, folder: str) -> dict[str, bytes]:
+        """Path -> bytes of the files under `folder` that BIND can read (symlinks left out).
+
+        The one filter for what a zone file, an `$INCLUDE` or a template can name.
+        """
+        return {
+            path: entry.data
+            for path, entry in self.files.items()
+            if path.startswith(folder + "/") and entry.data is not None and not entry.symlink
+        }
+
     def text_of(self, path: str) -> bytes | None:
         entry = self.files.get(path)
         return entry.data if entry else None

@@ -11,6 +11,18 @@ import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+ENCODING = "utf-8"  # with surrogateescape: any byte BIND accepts survives the round trip
+
+
+def decode(data: bytes) -> str:
+    """A zone file's bytes as text that encodes back to the same bytes (see ENCODING)."""
+    return data.decode(ENCODING, "surrogateescape")
+
+
+def encode(text: str) -> bytes:
+    """The bytes `decode` read the text from."""
+    return text.encode(ENCODING, "surrogateescape")
+
 
 @dataclass(frozen=True)
 class ZoneText:
@@ -51,14 +63,8 @@ class CanonicalZone:
 
     def with_serial(self, serial: int) -> CanonicalZone:
         """The same records with the SOA serial replaced (the reconciler owns the serial)."""
-        lines = []
-        for line in self.lines:
-            if _rtype(line) == "SOA":
-                record = parse_line(line)
-                fields = record.rdata.split()
-                fields[2] = str(serial)
-                line = f"{record.owner} {record.ttl} IN SOA {' '.join(fields)}"
-            lines.append(line)
+        new = str(serial)
+        lines = (soa_with_serial(ln, new) if _rtype(ln) == "SOA" else ln for ln in self.lines)
         return CanonicalZone(self.name, tuple(lines))
 
     def text(self) -> str:
@@ -70,12 +76,24 @@ class CanonicalZone:
         digest = hashlib.sha256()
         for line in sorted(self.lines):
             if _rtype(line) == "SOA":
-                record = parse_line(line)
-                fields = record.rdata.split()
-                fields[2] = "0"
-                line = f"{record.owner} {record.ttl} IN SOA {' '.join(fields)}"
+                line = soa_with_serial(line, SERIAL_LEFT_OUT)
             digest.update(line.encode() + b"\n")
         return digest.hexdigest()
+
+
+SERIAL_LEFT_OUT = "-"  # the serial field of an SOA line compared, hashed or shown for content alone
+
+
+def soa_with_serial(line: str, serial: str) -> str:
+    """A canonical SOA line with its serial field replaced: the one serial rewrite.
+
+    The owner comes out in lower case and the rdata's whitespace folded, so two SOA lines
+    that differ only in serial or spacing come out equal for the same `serial`.
+    """
+    record = parse_line(line)
+    fields = record.rdata.split()
+    fields[2] = serial
+    return f"{record.owner} {record.ttl} IN SOA {' '.join(fields)}"
 
 
 def _rtype(line: str) -> str:
