@@ -76,8 +76,19 @@ lint: venv
 demo: venv bind
 	$(VENV)/bin/reconciler demo $(if $(DEMO_DIR),--dir $(DEMO_DIR))
 
-bench: venv bind-tools
-	$(PY) bench/plan_large_zone.py
+# The bench's own venv: the peers it is compared with (dzonegit, octoDNS with octodns-bind),
+# matplotlib for its plot and py-spy to profile; never the project's dependencies.
+BENCH_VENV := bench/.venv
+BENCH_PEERS := dzonegit octodns octodns-bind matplotlib py-spy
+
+$(BENCH_VENV)/.installed:
+	test -x $(BENCH_VENV)/bin/python || python3 -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/pip install -q $(BENCH_PEERS)
+	touch $@
+
+# Every comparison of issue 13 in one run: bench/results.md and bench/push_served.png.
+bench: venv bind $(BENCH_VENV)/.installed
+	$(PY) bench/bench.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis .ruff_cache
