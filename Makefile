@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 BIND_TOOLS := /usr/bin/named-checkzone
 NAMED := /usr/sbin/named
 
-.PHONY: demo test lint bench bind-tools bind signing-tools deploy-tools ops-tools venv clean \
+.PHONY: demo test unit lint bench bind-tools bind signing-tools deploy-tools ops-tools venv clean \
 	debootstrap image integration
 
 venv: $(VENV)/.installed
@@ -60,8 +60,13 @@ image: venv debootstrap
 integration: venv image
 	$(PY) -m pytest -q integration
 
+# All tests, with the package's coverage (the programs the tests start included) printed.
 test: venv bind signing-tools deploy-tools ops-tools image lint
-	$(PY) -m pytest -q tests integration
+	$(PY) -m pytest -q --cov=reconciler --cov-report=term tests integration
+
+# The pure tier alone: values in, values out (tests marked `unit`); seconds, no BIND needed.
+unit: venv
+	$(PY) -m pytest -q -m unit tests
 
 # ruff, the layers of the pipeline (import-linter; the contracts are in pyproject.toml) and
 # the types (mypy --strict over the package).

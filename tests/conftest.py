@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import socket
+import subprocess
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,6 +57,28 @@ class ZoneRepo:
     def run(self, *args: str) -> Result:
         result = CliRunner().invoke(main, ["-C", str(self.path), *args])
         return Result(result.exit_code, result.stdout, result.stderr)
+
+
+@pytest.fixture(autouse=True)
+def unit_is_pure(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A test marked `unit` starts no program and opens no socket: the pure tier stays pure.
+
+    `make unit` runs only these; whatever needs BIND, git or the network is functional.
+    """
+    if request.node.get_closest_marker("unit") is None:
+        yield
+        return
+
+    def refused(*args: object, **kwargs: object) -> None:
+        raise AssertionError(
+            f"a unit test may not start a program or open a socket ({request.node.nodeid}); "
+            "leave the `unit` marker off it"
+        )
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(subprocess.Popen, "__init__", refused)
+        patch.setattr(socket, "socket", refused)
+        yield
 
 
 @pytest.fixture(autouse=True)

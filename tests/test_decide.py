@@ -19,6 +19,8 @@ from reconciler.errors import (
 from reconciler.model.outcome import Outcome, Status
 from reconciler.serve import decide
 
+pytestmark = pytest.mark.unit
+
 A, B = "a" * 40, "b" * 40
 
 

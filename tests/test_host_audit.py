@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+import pytest
+
 from reconciler.config.host import HostSettings
 from reconciler.config.policy import Policy, parse_policy
 from reconciler.host import parse
@@ -26,6 +28,8 @@ from reconciler.host.facts import (
     Users,
 )
 from reconciler.host.render import Rendered, Traits, render
+
+pytestmark = pytest.mark.unit
 
 DATA = Path(__file__).resolve().parent / "data" / "host"
 SETTINGS = HostSettings()

@@ -17,6 +17,8 @@ import pytest
 from reconciler.host import parse
 from reconciler.host.facts import Enablement, Opening, Password, Sync
 
+pytestmark = pytest.mark.unit
+
 DATA = Path(__file__).resolve().parent / "data" / "host"
 
 

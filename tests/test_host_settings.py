@@ -9,6 +9,8 @@ import pytest
 from reconciler.config.host import HostSettings, parse_host_config
 from reconciler.errors import ValidationError
 
+pytestmark = pytest.mark.unit
+
 BASE = (
     '[repo]\npath = "r"\n[bind]\nzone_dir = "z"\ninclude_file = "i"\n'
     '[rndc]\nkey_file = "k"\n[tsig]\nkey_file = "t"\n[state]\ndir = "s"\n'

@@ -25,6 +25,8 @@ from reconciler.config.policy import (
 )
 from reconciler.errors import Problem, ValidationError
 
+pytestmark = pytest.mark.unit
+
 TEMPLATE = Path(__file__).resolve().parent.parent / "repo-template" / "host" / "policy.toml"
 
 

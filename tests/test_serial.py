@@ -20,6 +20,8 @@ from reconciler.model.serial import (
     steps_to_reach,
 )
 
+pytestmark = pytest.mark.unit
+
 EDGES = [0, 1, 2**31 - 2, 2**31 - 1, 2**31, 2**31 + 1, 2**32 - 2, 2**32 - 1]
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 NOW_TIMESTAMP = 1795608000  # int(NOW.timestamp()), written out so the test cannot agree with itself

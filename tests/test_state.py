@@ -14,6 +14,8 @@ from reconciler.apply import state as state_module
 from reconciler.apply.state import State, StateError, ZoneState, load_state, save_state
 from reconciler.model.outcome import Note, Status
 
+pytestmark = pytest.mark.unit
+
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 GOOD = {
     "last_attempted": COMMIT,
