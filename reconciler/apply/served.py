@@ -23,7 +23,7 @@ from reconciler.bind.journal import discard_journal, has_journal, journal_fits
 from reconciler.bind.keys import Key
 from reconciler.bind.tools import canonical_dump
 from reconciler.config.repo import Server
-from reconciler.errors import BindError, ConfigError
+from reconciler.errors import BindError, ConfigError, TransferRefused
 from reconciler.model.names import checked_zone_name
 from reconciler.model.serial import is_serial
 from reconciler.model.zone import CanonicalZone
@@ -62,7 +62,21 @@ class OnPrimary:
 
 
 def file_serial(path: Path) -> int | None:
-    """The SOA serial of a zone file the reconciler wrote (one record per line)."""
+    """The SOA serial of a zone file: read off its SOA line when the reconciler wrote it
+    (one record per line), else as BIND reads the file (an operator's own file, with a
+    multi-line SOA, `$ORIGIN` or `$TTL`, that named serves before the first apply)."""
+    quick = _soa_line_serial(path)
+    if quick is not None or not path.name.endswith(".zone"):
+        return quick
+    try:
+        lines = canonical_dump(path.name[: -len(".zone")], path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, BindError, ConfigError):
+        return None
+    soa = next((line for line in lines if line.split()[3:4] == ["SOA"]), None)
+    return CanonicalZone("", (soa,)).serial if soa else None
+
+
+def _soa_line_serial(path: Path) -> int | None:
     try:
         with open(path, encoding="utf-8", errors="replace") as handle:
             for line in handle:
@@ -175,3 +189,20 @@ def served_copy(primary: Server, zone: str, key: Key) -> CanonicalZone:
     """The zone as the primary serves it, by TSIG-signed AXFR, in BIND's canonical form."""
     records = probe.axfr(primary.address, primary.port, zone, key, timeout=AXFR_TIMEOUT)
     return CanonicalZone(zone, canonical_dump(zone, "\n".join(records) + "\n"))
+
+
+def served_zones(primary: Server, zones: Iterable[str], key: Key) -> dict[str, CanonicalZone]:
+    """What the primary serves of `zones` (for `plan --served`), in parallel; a zone it
+    refuses to transfer (not served there) is left out. Raises TransferError when named
+    cannot be reached."""
+
+    def fetch(zone: str) -> CanonicalZone | None:
+        try:
+            return served_copy(primary, zone, key)
+        except TransferRefused:
+            return None
+
+    names = sorted(set(zones))
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        copies = list(pool.map(fetch, names))
+    return {zone: copy for zone, copy in zip(names, copies, strict=True) if copy is not None}

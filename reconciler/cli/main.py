@@ -19,16 +19,19 @@ import click
 
 from reconciler import doctor, log
 from reconciler.apply import reconcile, status
+from reconciler.apply.served import served_zones
 from reconciler.apply.state import StateLocked, load_state
 from reconciler.bind.conf import secondary_config
+from reconciler.bind.keys import read_key_file
 from reconciler.check.inspect import Inspection, inspect, read_config, zones_touched
-from reconciler.cli import completion, host, hostreport, report
+from reconciler.cli import adopt, completion, host, hostreport, report
 from reconciler.config.host import load_host_config
 from reconciler.devtools import demo
 from reconciler.devtools.init import init_repo
 from reconciler.errors import Problem, ReconcilerError, ValidationError
+from reconciler.host.plan import HostPlan
 from reconciler.model.outcome import Outcome, Status
-from reconciler.model.plan import allows_unsafe, make_plan
+from reconciler.model.plan import Plan, allows_unsafe, make_plan
 from reconciler.serve import daemon, hooks
 from reconciler.source.repo import changed_paths, open_repo, resolve
 from reconciler.version import VERSION
@@ -166,15 +169,40 @@ def check_command(
     help="Output format.",
 )
 @click.option("--allow-unsafe", is_flag=True, help="Accept changes over the safety limits.")
+@click.option(
+    "--served",
+    is_flag=True,
+    help="Plan against what the primary serves (AXFR with the TSIG key), not a revision.",
+)
+@click.option(
+    "--key-file",
+    type=click.Path(dir_okay=False),
+    help="With --served: the TSIG key file (default: daemon.toml's, with --config).",
+)
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    help="With --served: the host's daemon.toml, for its TSIG key file.",
+)
 @click.pass_obj
 @_edge
 def plan_command(
-    repo_dir: Path, base: str | None, head: str | None, fmt: str, allow_unsafe: bool
+    repo_dir: Path,
+    base: str | None,
+    head: str | None,
+    fmt: str,
+    allow_unsafe: bool,
+    served: bool,
+    key_file: str | None,
+    config_path: str | None,
 ) -> int:
     """Show the record-level change per zone, the serials to serve and a safety verdict."""
     repo = open_repo(repo_dir)
     if head is not None:
         resolve(repo, head)
+    if served:
+        return _plan_served(repo, head, fmt, allow_unsafe, key_file, config_path)
     if base is None:
         base = "HEAD" if head is None else _parent(repo, head)
     before = None
@@ -213,6 +241,10 @@ def plan_command(
         - set(after.zones),
         untouched=set() if only is None or before is None else _untouched(before, after, only),
     )
+    return _print_plan(plan, fmt, host_plan)
+
+
+def _print_plan(plan: Plan, fmt: str, host_plan: HostPlan | None = None) -> int:
     if fmt == "json":
         extra = {"host": host_plan.to_dict()} if host_plan else {}
         click.echo(report.json_text({**plan.to_dict(), **extra}))
@@ -227,6 +259,37 @@ def plan_command(
     if plan.verdict == "invalid":
         return EXIT_INVALID
     return Status.UNSAFE.exit_code if plan.verdict == "unsafe" else EXIT_OK
+
+
+def _plan_served(
+    repo: Any,
+    head: str | None,
+    fmt: str,
+    allow_unsafe: bool,
+    key_file: str | None,
+    config_path: str | None,
+) -> int:
+    """The plan of `head` against what the primary of its reconciler.toml serves now."""
+    if key_file is None and config_path is None:
+        raise click.UsageError("--served needs --key-file or --config (for the TSIG key)")
+    path = Path(key_file) if key_file else load_host_config(str(config_path)).transfer_key_file
+    after = inspect(repo, head)
+    primary = after.config.primary
+    before = served_zones(primary, after.zone_paths, read_key_file(path))
+    plan = make_plan(
+        before,
+        after.zones,
+        base_label=f"served by {primary.name}",
+        head_label=after.snapshot.label,
+        safety=after.config.safety,
+        scheme=after.config.serial_scheme,
+        now=datetime.now(UTC),
+        served={zone: copy.serial for zone, copy in before.items()},
+        allow_unsafe=allow_unsafe or allows_unsafe(after.snapshot.trailers),
+        problems=after.problems,
+        invalid=set(after.zone_paths) - set(after.zones),
+    )
+    return _print_plan(plan, fmt)
 
 
 def _untouched(before: Inspection, after: Inspection, only: set[str]) -> set[str]:
@@ -588,3 +651,4 @@ def doctor_command(
 
 host.register(main, _edge)  # reconciler host audit|plan|apply (cli/host.py)
 completion.register(main)  # reconciler completion bash|zsh|fish (cli/completion.py)
+adopt.register(main, _edge)  # reconciler import (cli/adopt.py)

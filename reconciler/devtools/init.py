@@ -13,8 +13,9 @@ import git
 
 from reconciler.errors import SourceError
 from reconciler.resources import shared
+from reconciler.source.repo import commit_all
 
-_AUTHOR = git.Actor("reconciler init", "reconciler@localhost")
+__all__ = ["commit_all", "init_repo", "template_dir"]
 
 
 def template_dir() -> Path:
@@ -29,12 +30,3 @@ def init_repo(target: Path) -> git.Repo:
     repo = git.Repo.init(target, initial_branch="main")
     commit_all(repo, "Start the zone repository from the reconciler template")
     return repo
-
-
-def commit_all(repo: git.Repo, message: str) -> str:
-    """Commit every change in the work tree, as the user if git knows them, else as us."""
-    repo.git.add(A=True)
-    reader = repo.config_reader()
-    has_identity = reader.has_option("user", "name") and reader.has_option("user", "email")
-    author = None if has_identity else _AUTHOR
-    return repo.index.commit(message, author=author, committer=author).hexsha

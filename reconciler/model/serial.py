@@ -14,7 +14,7 @@ the comparison undefined.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Literal, get_args
 
 SERIAL_BITS = 32
@@ -195,3 +195,26 @@ def steps_to_reach(current: int, target: int) -> list[int]:
     if remaining:
         steps.append(add(serial, remaining))
     return steps
+
+
+def guess_scheme(serials: Iterable[int]) -> Scheme:
+    """The scheme existing serials follow (for `import`): `date` when every one reads as
+    YYYYMMDDnn of a real day since 1990, `unixtime` when every one is a time since 2001
+    (10**9 s), else `increment`."""
+    found = list(serials)
+    if not found:
+        return "date"
+    if all(_is_date_serial(s) for s in found):
+        return "date"
+    if all(10**9 <= s <= SERIAL_MAX for s in found):
+        return "unixtime"
+    return "increment"
+
+
+def _is_date_serial(serial: int) -> bool:
+    day, year = serial // _PER_DAY, serial // (_PER_DAY * 10_000)
+    try:
+        date(year, day // 100 % 100, day % 100)
+    except ValueError:
+        return False
+    return 1990 <= year <= 2100

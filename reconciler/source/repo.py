@@ -3,7 +3,8 @@
 `read_snapshot` returns a `Snapshot` value holding the files the pipeline needs
 (reconciler.toml, host/policy.toml and the zone folder), with symlinks and
 oversize files marked rather than read. `changed_paths` and `is_ancestor`
-answer the git questions `plan` and `apply` ask; `verify_signature` (git
+answer the git questions `plan` and `apply` ask; `commit_all` makes the commits of
+`init` and `import`; `verify_signature` (git
 verify-commit, with gpg or ssh-keygen) answers the signed-commits gate. Works
 on bare repositories too, and inside a pre-receive hook (git's quarantined
 objects reach every git subprocess through the environment). Called by
@@ -24,6 +25,21 @@ from reconciler.errors import SourceError
 from reconciler.model.snapshot import WORKTREE, FileEntry, Snapshot
 
 SYMLINK_MODE = 0o120000
+_AUTHOR = git.Actor("reconciler", "reconciler@localhost")  # when git knows no user
+
+
+def commit_all(repo: git.Repo, message: str) -> str:
+    """Commit every change in the work tree, as the user if git knows them, else as us."""
+    repo.git.add(A=True)
+    reader = repo.config_reader()
+    has_identity = reader.has_option("user", "name") and reader.has_option("user", "email")
+    author = None if has_identity else _AUTHOR
+    return repo.index.commit(message, author=author, committer=author).hexsha
+
+
+def new_repo(path: str | Path) -> git.Repo:
+    """A new, empty repository with the branch `main` (for `init` and `import`)."""
+    return git.Repo.init(path, initial_branch="main")
 
 
 def open_repo(path: str | Path) -> git.Repo:

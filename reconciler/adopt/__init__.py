@@ -1,0 +1,1 @@
+"""Adopting a primary that runs already: `reconciler import` (importer.py, topology.py)."""
