@@ -23,6 +23,7 @@ from reconciler.apply.served import served_zones
 from reconciler.apply.state import StateLocked, load_state
 from reconciler.bind.conf import secondary_config
 from reconciler.bind.keys import read_key_file
+from reconciler.bind.knot import knot_config
 from reconciler.check.inspect import Inspection, inspect, read_config, zones_touched
 from reconciler.cli import adopt, completion, host, hostreport, report
 from reconciler.config.host import load_host_config
@@ -395,16 +396,23 @@ def status_command(config_path: str, fmt: str) -> int:
 @main.command("bind-config")
 @click.option("--secondary", "name", required=True, help="The secondary's name in reconciler.toml.")
 @click.option(
-    "--key-file",
-    default="/etc/bind/transfer.key",
+    "--software",
+    type=click.Choice(["bind", "knot"]),
+    default="bind",
     show_default=True,
-    help="Where the TSIG key file is on the secondary.",
+    help="The secondary's name server: BIND (named.conf pieces) or Knot DNS (a knot.conf).",
+)
+@click.option(
+    "--key-file",
+    default=None,
+    help="Where the TSIG key file is on the secondary "
+    "[default: /etc/bind/transfer.key; Knot: /etc/knot/transfer.key.conf].",
 )
 @click.option(
     "--zone-dir",
-    default="/var/cache/bind/catalog",
-    show_default=True,
-    help="Where the secondary keeps the zones it learns from the catalog.",
+    default=None,
+    help="Where the secondary keeps the zones it learns from the catalog "
+    "[default: /var/cache/bind/catalog; Knot: /var/lib/knot].",
 )
 @click.option(
     "--min-update-interval",
@@ -419,13 +427,14 @@ def status_command(config_path: str, fmt: str) -> int:
 def bind_config_command(
     repo_dir: Path,
     name: str,
-    key_file: str,
-    zone_dir: str,
+    software: str,
+    key_file: str | None,
+    zone_dir: str | None,
     min_update_interval: int | None,
     rev: str | None,
     fmt: str,
 ) -> int:
-    """Print the BIND configuration a secondary needs (primaries, TSIG, catalog zone)."""
+    """Print the configuration a secondary needs (primaries, TSIG, catalog zone)."""
     config, invalid = read_config(open_repo(repo_dir), rev)
     if invalid:
         raise ValidationError(invalid)
@@ -434,11 +443,40 @@ def bind_config_command(
         raise ReconcilerError(
             f"reconciler.toml: no secondary named '{name}' (have: {', '.join(names) or 'none'})"
         )
+    if software == "knot":
+        if min_update_interval is not None:
+            raise ReconcilerError(
+                "--min-update-interval is BIND's; Knot applies catalog changes at once"
+            )
+        secondary = next(s for s in config.secondaries if s.name == name)
+        knot = knot_config(
+            config.primary,
+            secondary,
+            config.tsig_key,
+            Path(key_file or "/etc/knot/transfer.key.conf"),
+            Path(zone_dir or "/var/lib/knot"),
+        )
+        if fmt == "json":
+            click.echo(
+                report.json_text(
+                    {
+                        "secondary": name,
+                        "software": "knot",
+                        "primary": knot.primary,
+                        "key_file": str(knot.key_file),
+                        "zone_dir": str(knot.storage),
+                        "knot_conf": knot.config,
+                    }
+                )
+            )
+        else:
+            click.echo(knot.text(), nl=False)
+        return EXIT_OK
     piece = secondary_config(
         config.primary,
         config.tsig_key,
-        Path(key_file),
-        Path(zone_dir),
+        Path(key_file or "/etc/bind/transfer.key"),
+        Path(zone_dir or "/var/cache/bind/catalog"),
         min_update_interval=min_update_interval,
     )
     if fmt == "json":
@@ -446,6 +484,7 @@ def bind_config_command(
             report.json_text(
                 {
                     "secondary": name,
+                    "software": "bind",
                     "primary": piece.primary,
                     "key_file": str(piece.key_file),
                     "zone_dir": str(piece.zone_dir),
