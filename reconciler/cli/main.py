@@ -31,6 +31,7 @@ from reconciler.devtools import demo
 from reconciler.devtools.init import init_repo
 from reconciler.errors import Problem, ReconcilerError, ValidationError
 from reconciler.host.plan import HostPlan
+from reconciler.model.names import DEFAULT_BRANCH
 from reconciler.model.outcome import Outcome, Status
 from reconciler.model.plan import Plan, allows_unsafe, make_plan
 from reconciler.serve import daemon, hooks
@@ -576,7 +577,7 @@ def install_hooks_command(
     """Install the pre-receive check and post-receive nudge into the bare repo REPO."""
     config = Path(config_path) if config_path else None
     if branch is None:
-        branch = load_host_config(config).branch if config else "main"
+        branch = load_host_config(config).branch if config else DEFAULT_BRANCH
     program = program or hooks.default_program()
     written = hooks.install_hooks(Path(repo_path), program, config, branch, force=force)
     if fmt == "json":

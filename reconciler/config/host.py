@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 from reconciler.config.tomlfile import check_types, key_line, syntax_problem, table_line
 from reconciler.errors import ConfigError, Problem, ValidationError
+from reconciler.model.names import DEFAULT_BRANCH
 from reconciler.model.plan import Safety
 
 HostMode = Literal["off", "audit", "enforce"]
@@ -191,33 +192,35 @@ def parse_host_config(text: str, file: str, base: Path) -> HostConfig:
     daemon = data.get("daemon", {})
     return HostConfig(
         repo=path("repo", "path"),
-        branch=data["repo"].get("branch", "main"),
+        branch=data["repo"].get("branch", DEFAULT_BRANCH),
         zone_dir=path("bind", "zone_dir"),
         include_file=path("bind", "include_file"),
         transfer_key_file=path("tsig", "key_file"),
         rndc_key_file=path("rndc", "key_file"),
         state_dir=path("state", "dir"),
-        rndc_server=data.get("rndc", {}).get("server", "127.0.0.1"),
-        rndc_port=data.get("rndc", {}).get("port", 953),
+        rndc_server=data.get("rndc", {}).get("server", HostConfig.rndc_server),
+        rndc_port=data.get("rndc", {}).get("port", HostConfig.rndc_port),
         named_conf=optional("bind", "named_conf"),
         log_file=optional("bind", "log_file"),
-        include_key=data["bind"].get("include_key", True),
-        primary_deadline=float(confirm.get("primary_deadline", 10.0)),
-        deadline=float(confirm.get("deadline", 30.0)),
-        query_timeout=float(confirm.get("query_timeout", 1.0)),
-        http_listen=data.get("http", {}).get("listen", "127.0.0.1:9153"),
+        include_key=data["bind"].get("include_key", HostConfig.include_key),
+        primary_deadline=float(confirm.get("primary_deadline", HostConfig.primary_deadline)),
+        deadline=float(confirm.get("deadline", HostConfig.deadline)),
+        query_timeout=float(confirm.get("query_timeout", HostConfig.query_timeout)),
+        http_listen=data.get("http", {}).get("listen", HostConfig.http_listen),
         repo_url=data["repo"].get("url"),
-        fetch_interval=float(data["repo"].get("fetch_interval", 60.0)),
-        require_signed_commits=gates.get("require_signed_commits", False),
+        fetch_interval=float(data["repo"].get("fetch_interval", HostConfig.fetch_interval)),
+        require_signed_commits=gates.get(
+            "require_signed_commits", HostConfig.require_signed_commits
+        ),
         gpg_home=optional("gates", "gpg_home"),
         allowed_signers=optional("gates", "allowed_signers"),
-        allow_non_descendant=gates.get("allow_non_descendant", False),
-        debounce=float(daemon.get("debounce", 0.2)),
-        recheck_interval=float(daemon.get("recheck_interval", 30.0)),
-        backoff_initial=float(daemon.get("backoff_initial", 1.0)),
-        backoff_max=float(daemon.get("backoff_max", 60.0)),
+        allow_non_descendant=gates.get("allow_non_descendant", HostConfig.allow_non_descendant),
+        debounce=float(daemon.get("debounce", HostConfig.debounce)),
+        recheck_interval=float(daemon.get("recheck_interval", HostConfig.recheck_interval)),
+        backoff_initial=float(daemon.get("backoff_initial", HostConfig.backoff_initial)),
+        backoff_max=float(daemon.get("backoff_max", HostConfig.backoff_max)),
         host=_host_settings(data.get("host", {}), base),
-        max_records=data.get("check", {}).get("max_records", Safety.max_records),
+        max_records=data.get("check", {}).get("max_records", HostConfig.max_records),
         key_directory=optional("dnssec", "key_directory"),
     )
 
@@ -256,7 +259,7 @@ def _host_values(text: str, file: str, table: dict[str, Any]) -> list[Problem]:
 
 
 def _host_settings(table: dict[str, Any], base: Path) -> HostSettings:
-    defaults = HostSettings()
+    defaults = HostSettings  # each default is stated once, on the dataclass
     paths = {key: (base / table[key]).resolve() for key in _HOST_PATHS if key in table}
     return HostSettings(
         mode=table.get("mode", defaults.mode),

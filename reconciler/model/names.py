@@ -22,6 +22,7 @@ from reconciler.errors import ConfigError
 # A TSIG key's name as named.conf, rndc and reconciler.toml carry it (no trailing dot).
 KEY_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$")
 DEFAULT_KEY_NAME = "transfer-key"  # [transfer] tsig_key when reconciler.toml names none
+DEFAULT_BRANCH = "main"  # the branch the daemon follows when daemon.toml names none
 
 CATALOG = "catalog.invalid"  # the catalog zone (RFC 9432) the reconciler writes for the secondaries
 RESERVED = {CATALOG: "the catalog zone the reconciler generates"}

@@ -22,6 +22,7 @@ import git
 
 from reconciler.atomic import write_atomic
 from reconciler.errors import ReconcilerError
+from reconciler.model.names import DEFAULT_BRANCH
 from reconciler.resources import shared
 
 NAMES = ("pre-receive", "post-receive")
@@ -56,7 +57,11 @@ def render(template: str, values: dict[str, str]) -> str:
 
 
 def install_hooks(
-    repo: Path, reconciler: str, config: Path | None, branch: str = "main", force: bool = False
+    repo: Path,
+    reconciler: str,
+    config: Path | None,
+    branch: str = DEFAULT_BRANCH,
+    force: bool = False,
 ) -> list[Path]:
     """Write the pre-receive and post-receive hooks into bare repo `repo`; their paths.
 
