@@ -5,12 +5,12 @@ Pure data and the `finding` constructor; the JSON output carries the codes.
 
 from __future__ import annotations
 
-from reconciler.doctor.values import Finding
+from reconciler.doctor.values import Finding, Severity
 
 # --- evaluation: facts in, findings out -------------------------------------------------------
 
 # code -> (check, severity, message, fix); formatted with the values each finding gives.
-_CATALOGUE: dict[str, tuple[str, str, str, str]] = {
+_CATALOGUE: dict[str, tuple[str, Severity, str, str]] = {
     "parent-unknown": ("delegation", "problem", "{reason}", "give the parent servers: --parent"),
     "parent-in-repo": (
         "delegation",

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Literal, get_args
 
 import dns.exception
 import dns.name
@@ -16,7 +17,9 @@ from reconciler.bind.keys import Key
 from reconciler.config.repo import RepoConfig, Server
 
 CHECKS = ("delegation", "servers", "mail", "exposure", "transfers")
-SEVERITIES = ("ok", "note", "warning", "problem")  # only a problem makes doctor exit 1
+Severity = Literal["ok", "note", "warning", "problem"]  # only a problem makes doctor exit 1
+SEVERITIES: tuple[Severity, ...] = get_args(Severity)
+Role = Literal["primary", "secondary", "extra"]  # what a server is to the zones it serves
 RECURSION_PROBE = "."  # asked with RD set: outside every zone a nameserver should serve
 _MAX_WORKERS = 32
 
@@ -29,7 +32,7 @@ class Finding:
     """One thing doctor found: what, about which zone and server, and what to do about it."""
 
     check: str  # one of CHECKS
-    severity: str  # one of SEVERITIES
+    severity: Severity
     message: str
     fix: str = ""
     zone: str | None = None  # None: about a server, whatever the zone
@@ -76,7 +79,7 @@ class Target:
     name: str
     address: str
     port: int
-    role: str  # "primary", "secondary" or "extra"
+    role: Role
 
     @property
     def label(self) -> str:
@@ -111,7 +114,7 @@ class Report:
     findings: tuple[Finding, ...]
     serials: Mapping[str, int | None] = field(default_factory=dict)  # the primary's, per zone
 
-    def count(self, severity: str) -> int:
+    def count(self, severity: Severity) -> int:
         return sum(1 for f in self.findings if f.severity == severity)
 
     @property

@@ -191,10 +191,3 @@ def all_notes(repo: git.Repo) -> dict[str, str]:
         data = repo.odb.stream(bytes.fromhex(blob)).read()
         notes[commit] = data.decode("utf-8", errors="replace")
     return notes
-
-
-def read_note(repo: git.Repo, commit: str) -> str | None:
-    try:
-        return str(repo.git.notes(f"--ref={NOTES_REF}", "show", commit))
-    except git.GitCommandError:
-        return None
