@@ -13,10 +13,11 @@ from __future__ import annotations
 import time
 from collections.abc import Collection, Mapping
 from contextlib import suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
+import dns.rrset
 import structlog
 
 from reconciler.apply.served import OnPrimary, Presence, survey
@@ -24,13 +25,14 @@ from reconciler.atomic import write_atomic
 from reconciler.bind import probe
 from reconciler.bind.catalog import CATALOG, catalog_zone_text
 from reconciler.bind.conf import primary_include
+from reconciler.bind.dnssec import inline_serials, signature, zone_keys
 from reconciler.bind.journal import discard_journal, journal_end, journal_fits
 from reconciler.bind.namedlog import load_failure_reason
 from reconciler.bind.rndc import Rndc
 from reconciler.bind.tools import checkconf
 from reconciler.config.host import HostConfig
-from reconciler.config.repo import RepoConfig
-from reconciler.errors import BindError
+from reconciler.config.repo import RepoConfig, Server
+from reconciler.errors import BindError, ConfigError
 from reconciler.model.serial import add, is_newer, latest
 from reconciler.model.zone import CanonicalZone
 
@@ -49,6 +51,13 @@ class Deployer:
     rndc: Rndc
     log: structlog.stdlib.BoundLogger
     catalog_serial: int
+    # zone -> the serial of the signed zone the primary was confirmed to serve (inline signing)
+    signed: dict[str, int] = field(default_factory=dict)
+    _keys: dict[str, dns.rrset.RRset] = field(default_factory=dict)  # the primary's DNSKEYs
+
+    def signs(self, zone: str) -> bool:
+        """named signs `zone` inline (the catalog zone never)."""
+        return zone != CATALOG and self.config.dnssec.signed(zone)
 
     # --- zone files -----------------------------------------------------------------------
 
@@ -169,7 +178,13 @@ class Deployer:
         host = self.host
         if any(self.config.dnssec.signed(zone) for zone in members):
             # named writes the zones' keys there; the folder is never in git
-            host.keys.mkdir(mode=0o770, parents=True, exist_ok=True)
+            try:
+                host.keys.mkdir(mode=0o770, parents=True, exist_ok=True)
+            except OSError as exc:
+                raise ConfigError(
+                    f"the DNSSEC key directory {host.keys} cannot be created ({exc.strerror}): "
+                    "create it, writable by named ([dnssec] key_directory in daemon.toml)"
+                ) from None
         try:
             previous: str | None = host.include_file.read_text(encoding="utf-8")
         except OSError:
@@ -198,7 +213,9 @@ class Deployer:
                 seen = probe.soa_serial(
                     primary.address, primary.port, name, timeout=self.host.query_timeout
                 )
-                if seen == serial:
+                if self.signs(name) and self._signed_loaded(name, serial, seen):
+                    break
+                if seen == serial and not self.signs(name):
                     break
                 refused = (
                     self.host.log_file is not None
@@ -217,12 +234,50 @@ class Deployer:
                 time.sleep(0.1)
         return failed
 
+    def _signed_loaded(self, zone: str, serial: int, seen: int | None) -> bool:
+        """named loaded the unsigned `serial` (rndc zonestatus) and answers from a signed
+        zone not older (RFC 1982) whose SOA RRSIG validates with the zone's DNSKEYs; the
+        signed serial is kept in `signed`."""
+        if seen is None or not (seen == serial or is_newer(seen, serial)):
+            return False
+        try:
+            serials = inline_serials(self.rndc.zonestatus(zone))
+        except BindError:
+            return False
+        if serials is None or serials[0] != serial:
+            return False
+        primary, timeout = self.config.primary, self.host.query_timeout
+        keys = zone_keys(primary.address, primary.port, zone, timeout)
+        if keys is None:
+            return False
+        if signature(primary.address, primary.port, zone, zone, "SOA", keys, timeout).problem:
+            return False
+        self._keys[zone] = keys
+        self.signed[zone] = seen
+        return True
+
+    def _bad_signature(self, server: Server, zone: str) -> str | None:
+        """Why `server`'s SOA of a signed zone does not validate with the primary's keys."""
+        keys = self._keys.get(zone)
+        if keys is None:
+            primary = self.config.primary
+            keys = zone_keys(primary.address, primary.port, zone, self.host.query_timeout)
+        if keys is None:
+            return "the primary serves no DNSKEY to validate it with"
+        timeout = self.host.query_timeout
+        return signature(server.address, server.port, zone, zone, "SOA", keys, timeout).problem
+
     def confirm_secondaries(self, serials: Mapping[str, int]) -> tuple[str, ...]:
-        """Every secondary must serve each serial before the deadline; NOTIFY again halfway."""
+        """Every secondary must serve each serial before the deadline; NOTIFY again halfway.
+
+        For a signed zone: the signed serial the primary was confirmed at (or a newer one),
+        with an SOA RRSIG that validates with the primary's DNSKEYs.
+        """
         end = time.monotonic() + self.host.deadline
         lagging = []
         for server in self.config.secondaries:
-            for name, serial in sorted(serials.items()):
+            for name, unsigned in sorted(serials.items()):
+                serial = self.signed.get(name, unsigned) if self.signs(name) else unsigned
                 nudge = partial(self.notify, name)
                 seen = probe.wait_for_serial(
                     server.address,
@@ -242,6 +297,17 @@ class Deployer:
                         serving=seen,
                         stage="confirm",
                     )
+                elif self.signs(name):
+                    bad = self._bad_signature(server, name)
+                    if bad:
+                        lagging.append(f"{server.name}: {name}: {bad}")
+                        self.log.warning(
+                            "secondary serves a bad signature",
+                            zone=name,
+                            server=server.name,
+                            problem=bad,
+                            stage="confirm",
+                        )
         return tuple(lagging)
 
     def notify(self, zone: str) -> None:

@@ -33,10 +33,12 @@ from reconciler.apply.served import (
     secondary_serials,
     served_copy,
     survey,
+    with_inline_serials,
 )
 from reconciler.apply.state import State, ZoneState, good_copy, load_state, locked, save_state
 from reconciler.atomic import write_atomic
 from reconciler.bind.catalog import CATALOG
+from reconciler.bind.dnssec import parents_ds
 from reconciler.bind.journal import journal_end
 from reconciler.bind.keys import read_key_file
 from reconciler.bind.namedlog import load_failure
@@ -45,6 +47,7 @@ from reconciler.check.inspect import Inspection, inspect, read_config, zones_tou
 from reconciler.config.host import HostConfig
 from reconciler.config.repo import RepoConfig
 from reconciler.errors import BindError, Problem
+from reconciler.model.dnssec import breaking_ds
 from reconciler.model.names import zone_name_problem
 from reconciler.model.outcome import Note, Outcome, Status
 from reconciler.model.plan import Plan, allows_unsafe, make_plan
@@ -124,7 +127,9 @@ def _apply(run: _Run, allow_unsafe: bool, allow_non_descendant: bool) -> Outcome
     ceiling = run.host.max_records  # what reconciler.toml may not raise on this host
     head_all = inspect(run.repo, run.target, only=(), max_records=ceiling)
     run.config = head_all.config
-    on_primary = _ask_primary(run, head_all)
+    host = run.host
+    rndc = Rndc(host.rndc_server, host.rndc_port, host.rndc_key_file, conf_dir=host.state_dir)
+    on_primary = with_inline_serials(_ask_primary(run, head_all), rndc)
     wanted = _zones_to_check(run, head_all, on_primary)
     named_conf = run.host.named_conf  # its load-time limits apply, not reconciler.toml's
     head = (
@@ -136,8 +141,6 @@ def _apply(run: _Run, allow_unsafe: bool, allow_non_descendant: bool) -> Outcome
     if refusal is not None:
         return refusal
     run.config = head.config
-    host = run.host
-    rndc = Rndc(host.rndc_server, host.rndc_port, host.rndc_key_file, conf_dir=host.state_dir)
     run.deployer = Deployer(run.host, run.config, rndc, run.log, run.state.catalog_serial)
 
     baseline = _baseline(run, head_all, on_primary, wanted)
@@ -330,6 +333,7 @@ def _floors(run: _Run, on_primary: dict[str, OnPrimary], zones: set[str]) -> dic
         seen: list[int | None] = [
             found.live if found else None,
             found.file if found else None,
+            found.signed if found else None,  # a signed zone's: past it, BIND serves ours
             recorded.serial if recorded else None,
             run.state.retired.get(zone),
             *held.get(zone, []),
@@ -351,19 +355,25 @@ def _plan(
     compared = wanted | baseline.removed
     config = run.repo_config
     last = run.state.last_applied
-    limits = read_config(run.repo, last)[0].safety if last else config.safety
+    base_config = read_config(run.repo, last)[0] if last else config
+    dnssec = (base_config.dnssec, config.dnssec)
+    held = parents_ds(
+        run.host.ds_parents, breaking_ds(*dnssec, baseline.base), run.host.query_timeout
+    )
     return make_plan(
         {z: copy for z, copy in baseline.base.items() if z in compared},
         {z: head.zones[z] for z in wanted},
         base_label=(last or "(nothing)")[:12],
         head_label=run.target[:12],
-        safety=limits,
+        safety=base_config.safety,
         proposed=config.safety,
         scheme=config.serial_scheme,
         now=run.now,
         served=baseline.floors,
         allow_unsafe=allow_unsafe or allows_unsafe(head.snapshot.trailers),
         problems=head.problems,
+        dnssec=dnssec,
+        parent_ds=held,
     )
 
 
@@ -504,7 +514,8 @@ def _rollback(
     )
     save_state(run.host.state_dir, run.state)
     served = {n: z.serial for n, z in restored.items()}
-    _note(run, Status.ROLLED_BACK, reason, served, lagging)
+    signed = _signed(run, served)
+    _note(run, Status.ROLLED_BACK, reason, served, lagging, signed)
     return Outcome(
         Status.ROLLED_BACK,
         run.target,
@@ -513,6 +524,7 @@ def _rollback(
         lagging,
         f"commit {run.target[:12]} rolled back: {reason}",
         problems,
+        signed,
     )
 
 
@@ -564,9 +576,10 @@ def _finish(
         if unchanged and not caught_up
         else Status.CONFIRMED
     )
-    _note(run, status, None, served, lagging)
+    signed = _signed(run, served)
+    _note(run, status, None, served, lagging, signed)
     reason = "secondaries lag: " + "; ".join(lagging) if lagging else None
-    return Outcome(status, run.target, plan, served, lagging, reason)
+    return Outcome(status, run.target, plan, served, lagging, reason, signed=signed)
 
 
 def _refuse(
@@ -584,10 +597,20 @@ def _refuse(
     return Outcome(status, run.target, plan, {}, (), reason, problems)
 
 
+def _signed(run: _Run, served: dict[str, int]) -> dict[str, int]:
+    """The signed serial the primary was confirmed at, for each served zone named signs."""
+    return {z: run.deploy.signed[z] for z in sorted(served) if z in run.deploy.signed}
+
+
 def _note(
-    run: _Run, status: Status, reason: str | None, served: dict[str, int], lagging: tuple[str, ...]
+    run: _Run,
+    status: Status,
+    reason: str | None,
+    served: dict[str, int],
+    lagging: tuple[str, ...],
+    signed: dict[str, int] | None = None,
 ) -> None:
-    note = Note(status, run.now, reason, served, lagging)
+    note = Note(status, run.now, reason, served, lagging, signed or {})
     try:
         add_note(run.repo, run.target, note.text())
     except git.GitCommandError as exc:

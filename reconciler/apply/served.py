@@ -14,13 +14,15 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 from pathlib import Path
 
 from reconciler.bind import probe
+from reconciler.bind.dnssec import inline_serials
 from reconciler.bind.journal import discard_journal, has_journal, journal_fits
 from reconciler.bind.keys import Key
+from reconciler.bind.rndc import Rndc
 from reconciler.bind.tools import canonical_dump
 from reconciler.config.repo import Server
 from reconciler.errors import BindError, ConfigError, TransferRefused
@@ -52,8 +54,11 @@ class OnPrimary:
 
     zone: str
     presence: Presence
-    live: int | None  # the serial named serves (None unless served)
+    live: int | None  # the serial named loaded (None unless served)
     file: int | None  # the SOA serial in the zone file on disk (None: no file, or no SOA)
+    # The serial named answers with: for a zone it signs inline, the signed zone's (BIND
+    # moves it on its own when it re-signs); else `live`.
+    signed: int | None = None
 
     @property
     def in_step(self) -> bool:
@@ -149,8 +154,25 @@ def survey(primary: Server, files: Mapping[str, Path], timeout: float) -> dict[s
     found = {}
     for zone, answer in zip(zones, answers, strict=True):
         assert answer is not None
-        found[zone] = OnPrimary(zone, answer[0], answer[1], file_serial(files[zone]))
+        found[zone] = OnPrimary(zone, answer[0], answer[1], file_serial(files[zone]), answer[1])
     return found
+
+
+def with_inline_serials(found: Mapping[str, OnPrimary], rndc: Rndc) -> dict[str, OnPrimary]:
+    """`found` with, for each zone named signs inline, the unsigned serial it loaded as
+    `live` (from `rndc zonestatus`): the SOA query gave the signed zone's. Only zones whose
+    answered serial is not their file's are asked; rndc failing leaves a zone as it was."""
+    result = dict(found)
+    for zone, on in found.items():
+        if on.presence is not Presence.SERVED or on.live == on.file:
+            continue
+        try:
+            serials = inline_serials(rndc.zonestatus(zone))
+        except BindError:
+            continue
+        if serials is not None:
+            result[zone] = replace(on, live=serials[0], signed=on.live)
+    return result
 
 
 def set_aside_stale_journals(zone_files: Iterable[Path]) -> list[str]:

@@ -22,6 +22,7 @@ from reconciler.apply import reconcile, status
 from reconciler.apply.served import served_zones
 from reconciler.apply.state import StateLocked, load_state
 from reconciler.bind.conf import secondary_config
+from reconciler.bind.dnssec import parents_ds
 from reconciler.bind.keys import read_key_file
 from reconciler.bind.knot import knot_config
 from reconciler.check.inspect import Inspection, inspect, read_config, zones_touched
@@ -31,7 +32,8 @@ from reconciler.devtools import demo
 from reconciler.devtools.init import init_repo
 from reconciler.errors import Problem, ReconcilerError, ValidationError
 from reconciler.host.plan import HostPlan
-from reconciler.model.names import DEFAULT_BRANCH
+from reconciler.model.dnssec import breaking_ds
+from reconciler.model.names import DEFAULT_BRANCH, address_port
 from reconciler.model.outcome import Outcome, Status
 from reconciler.model.plan import Plan, allows_unsafe, make_plan
 from reconciler.serve import daemon, hooks
@@ -187,6 +189,14 @@ def check_command(
     type=click.Path(dir_okay=False),
     help="With --served: the host's daemon.toml, for its TSIG key file.",
 )
+@click.option(
+    "--parent",
+    "parents",
+    multiple=True,
+    metavar="ADDR[:PORT]",
+    help="A server of the parent zone, asked for the DS before signing is turned off or the "
+    "algorithm changes (repeatable).",
+)
 @click.pass_obj
 @_edge
 def plan_command(
@@ -198,6 +208,7 @@ def plan_command(
     served: bool,
     key_file: str | None,
     config_path: str | None,
+    parents: tuple[str, ...],
 ) -> int:
     """Show the record-level change per zone, the serials to serve and a safety verdict."""
     repo = open_repo(repo_dir)
@@ -228,6 +239,9 @@ def plan_command(
     else:
         after = inspect(repo, head, only=only)
     allowed = allow_unsafe or allows_unsafe(after.snapshot.trailers)
+    dnssec = (before.config.dnssec if before else after.config.dnssec, after.config.dnssec)
+    endpoints = [address_port(p, "--parent") for p in parents]
+    at_parent = parents_ds(endpoints, breaking_ds(*dnssec, before.zones if before else ()), 1.0)
     plan = make_plan(
         before.zones if before else {},
         after.zones,
@@ -242,6 +256,8 @@ def plan_command(
         invalid=set(after.zone_paths if only is None else only & set(after.zone_paths))
         - set(after.zones),
         untouched=set() if only is None or before is None else _untouched(before, after, only),
+        dnssec=dnssec,
+        parent_ds=at_parent,
     )
     return _print_plan(plan, fmt, host_plan)
 

@@ -91,6 +91,10 @@ def plan_text(plan: Plan) -> str:
     for zone in plan.zones:
         out.append(f"zone {zone.zone}: {zone.action}, {_serials(zone)}")
         out.append(f"  {_summary(zone)}")
+        if zone.dnssec is not None:
+            out.append(f"  dnssec: {zone.dnssec.text}")
+        if zone.ds is not None:
+            out.append(f"  dnssec: {zone.ds}")
         for change in zone.changes:
             mark = {"add": "+", "remove": "-", "change": "~"}[change.kind]
             mail = f"  (mail: {change.mail})" if change.mail else ""
@@ -238,6 +242,10 @@ def plan_markdown(plan: Plan) -> str:
             table, shown = _zone_table(zone, budget)
             budget -= shown
             out += table
+        if zone.dnssec is not None:
+            out.append(f"> 🔏 DNSSEC: {_md(zone.dnssec.text)}")
+        if zone.ds is not None:
+            out.append(f"> 🔏 DNSSEC: {_md(zone.ds)}")
         out += [f"> ⛔ **unsafe**: {_md(reason)}" for reason in zone.unsafe]
         if zone.unsafe:
             out.append("")
@@ -267,7 +275,11 @@ def outcome_text(outcome: Outcome) -> str:
     if outcome.plan is not None and outcome.plan.zones:
         lines.append(plan_text(outcome.plan))
     lines += [str(p) for p in outcome.problems]
-    served = ", ".join(f"{zone} serial {serial}" for zone, serial in sorted(outcome.served.items()))
+    served = ", ".join(
+        f"{zone} serial {serial}"
+        + (f" signed {outcome.signed[zone]}" if zone in outcome.signed else "")
+        for zone, serial in sorted(outcome.served.items())
+    )
     headline = outcome.status.headline(outcome.commit)
     lines.append(headline + (f" ({served})" if served else ""))
     if outcome.reason:

@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from reconciler.config.tomlfile import check_types, key_line, syntax_problem, table_line
 from reconciler.errors import ConfigError, Problem, ValidationError
-from reconciler.model.names import DEFAULT_BRANCH
+from reconciler.model.names import DEFAULT_BRANCH, address_port
 from reconciler.model.plan import Safety
 
 HostMode = Literal["off", "audit", "enforce"]
@@ -77,6 +77,9 @@ class HostConfig:
     max_records: int = Safety.max_records
     # Where named keeps the DNSSEC keys of the zones it signs (never in git); None: zone_dir/keys
     key_directory: Path | None = None
+    # Servers of the parent zones, asked whether they hold a zone's DS before a change that
+    # would break it (signing off, an algorithm change); none: the DS cannot be checked
+    ds_parents: tuple[tuple[str, int], ...] = ()
     source: Path | None = None  # the daemon.toml this came from
 
     @property
@@ -110,7 +113,7 @@ _SCHEMA: dict[str, dict[str, Any]] = {
         "allow_non_descendant": bool,
     },
     "check": {"max_records": int},
-    "dnssec": {"key_directory": str},
+    "dnssec": {"key_directory": str, "parents": list},
     "daemon": {
         "debounce": (int, float),
         "recheck_interval": (int, float),
@@ -175,6 +178,7 @@ def parse_host_config(text: str, file: str, base: Path) -> HostConfig:
     for table, key in _REQUIRED:
         if isinstance(data.get(table, {}), dict) and key not in data.get(table, {}):
             problems.append(Problem(file, f"[{table}] needs '{key}'"))
+    parents = _parents(text, file, data.get("dnssec", {}), problems)
     host_table = data.get("host", {})
     if isinstance(host_table, dict) and not problems:
         problems += _host_values(text, file, host_table)
@@ -222,7 +226,22 @@ def parse_host_config(text: str, file: str, base: Path) -> HostConfig:
         host=_host_settings(data.get("host", {}), base),
         max_records=data.get("check", {}).get("max_records", HostConfig.max_records),
         key_directory=optional("dnssec", "key_directory"),
+        ds_parents=parents,
     )
+
+
+def _parents(
+    text: str, file: str, table: object, problems: list[Problem]
+) -> tuple[tuple[str, int], ...]:
+    """[dnssec] parents: "ADDR[:PORT]" strings (problems are added to `problems`)."""
+    raw = table.get("parents", []) if isinstance(table, dict) else []
+    found = []
+    for item in raw if isinstance(raw, list) else []:
+        try:
+            found.append(address_port(str(item), "[dnssec] parents:"))
+        except ConfigError as exc:
+            problems.append(Problem(file, str(exc), key_line(text, "dnssec", "parents")))
+    return tuple(found)
 
 
 def _durations(text: str, file: str, table: str, values: dict[str, Any]) -> list[Problem]:

@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -23,6 +22,7 @@ from reconciler.doctor.facts import _served_serial, gather
 from reconciler.doctor.findings import evaluate
 from reconciler.doctor.values import Endpoint, Options, Report, targets_of
 from reconciler.errors import ConfigError, Problem, ReconcilerError, ValidationError
+from reconciler.model.names import address_port
 from reconciler.source.repo import open_repo
 
 # --- options from the command line -----------------------------------------------------------
@@ -30,20 +30,7 @@ from reconciler.source.repo import open_repo
 
 def parse_endpoint(text: str, what: str = "--parent") -> Endpoint:
     """`ADDR`, `ADDR:PORT`, `[V6ADDR]:PORT` or a bare IPv6 address; port 53 by default."""
-    value = text.strip()
-    address, port = value, "53"
-    if value.startswith("["):
-        address, _, rest = value[1:].partition("]")
-        port = rest[1:] if rest.startswith(":") else ("53" if not rest else "x")
-    elif value.count(":") == 1:
-        address, port = value.split(":")
-    try:
-        ipaddress.ip_address(address)
-    except ValueError:
-        raise ConfigError(f"{what} {text!r}: {address!r} is not an IP address") from None
-    if not port.isdigit() or not 1 <= int(port) <= 65535:
-        raise ConfigError(f"{what} {text!r}: the port must be 1-65535")
-    return Endpoint(address, int(port))
+    return Endpoint(*address_port(text, what))
 
 
 def parse_server(text: str) -> Server:

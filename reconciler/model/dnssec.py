@@ -10,7 +10,7 @@ named.conf text. Parsed by config/dnssec.py; read by bind/conf.py, the plan and 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -144,3 +144,63 @@ class Dnssec:
         """The repo's policies that some of `zones` use, by name (for the include)."""
         names = {self.policy_name(z) for z in zones}
         return tuple(self.policies[n] for n in sorted(names) if n in self.policies)
+
+
+@dataclass(frozen=True)
+class PolicyChange:
+    """How a zone's signing changes between two commits, for the plan."""
+
+    before: str  # policy name, `none` for unsigned
+    after: str
+    text: str  # one line: "signing on: default (ECDSAP256SHA256, CSK, NSEC)"
+    # Unsafe while the parent holds a DS: validators would find no key matching it.
+    breaks_ds: bool = False
+
+
+def _described(dnssec: Dnssec, zone: str) -> str:
+    name = dnssec.policy_name(zone)
+    policy = dnssec.policy(zone)
+    return f"{name} ({policy.summary()})" if policy is not None else name
+
+
+def policy_change(before: Dnssec, after: Dnssec, zone: str) -> PolicyChange | None:
+    """What changes in how BIND signs `zone`; None when nothing does."""
+    old, new = before.policy_name(zone), after.policy_name(zone)
+    old_policy, new_policy = before.policy(zone), after.policy(zone)
+    if old == new and old_policy == new_policy:
+        return None
+    if old == NONE:
+        return PolicyChange(old, new, f"signing on: {_described(after, zone)}")
+    if new == NONE:
+        return PolicyChange(
+            old, new, f"signing off (was {_described(before, zone)})", breaks_ds=True
+        )
+    if new == "insecure":
+        return PolicyChange(
+            old, new, f"going insecure (was {_described(before, zone)}): BIND signs on until "
+            "the DS is withdrawn at the parent",
+        )  # fmt: skip
+    if (
+        old_policy is not None
+        and new_policy is not None
+        and old_policy.algorithm != new_policy.algorithm
+    ):
+        return PolicyChange(
+            old,
+            new,
+            f"algorithm change: {old_policy.algorithm.upper()} -> "
+            f"{new_policy.algorithm.upper()} (policy {old} -> {new})",
+            breaks_ds=True,
+        )
+    return PolicyChange(
+        old, new, f"policy change: {_described(before, zone)} -> {_described(after, zone)}"
+    )
+
+
+def breaking_ds(before: Dnssec, after: Dnssec, zones: Iterable[str]) -> list[str]:
+    """The zones of `zones` whose signing change would break a DS at the parent."""
+    return [
+        zone
+        for zone in sorted(zones)
+        if (change := policy_change(before, after, zone)) is not None and change.breaks_ds
+    ]

@@ -12,6 +12,7 @@ such a zone file; bind/conf.py refuses to write it.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 
 import dns.exception
@@ -85,3 +86,21 @@ def _idn_problem(name: str) -> str:
     except (dns.exception.DNSException, UnicodeError, ValueError):
         return "a zone name must be ASCII (an internationalized name is written as its A-label)"
     return f"an internationalized name is written as its A-label: {a_label}"
+
+
+def address_port(text: str, what: str) -> tuple[str, int]:
+    """`ADDR`, `ADDR:PORT`, `[V6ADDR]:PORT` or a bare IPv6 address; port 53 by default."""
+    value = text.strip()
+    address, port = value, "53"
+    if value.startswith("["):
+        address, _, rest = value[1:].partition("]")
+        port = rest[1:] if rest.startswith(":") else ("53" if not rest else "x")
+    elif value.count(":") == 1:
+        address, port = value.split(":")
+    try:
+        ipaddress.ip_address(address)
+    except ValueError:
+        raise ConfigError(f"{what} {text!r}: {address!r} is not an IP address") from None
+    if not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise ConfigError(f"{what} {text!r}: the port must be 1-65535")
+    return address, int(port)

@@ -79,6 +79,7 @@ class Outcome:
     lagging: tuple[str, ...] = ()
     reason: str | None = None
     problems: tuple[Problem, ...] = ()
+    signed: dict[str, int] = field(default_factory=dict)  # zone -> signed serial (inline)
 
     @property
     def exit_code(self) -> int:
@@ -89,6 +90,7 @@ class Outcome:
             "status": self.status.value,
             "commit": self.commit,
             "served": self.served,
+            "signed": self.signed,
             "lagging": list(self.lagging),
             "reason": self.reason,
             "problems": [p.as_dict() for p in self.problems],
@@ -97,7 +99,7 @@ class Outcome:
 
 
 _NOTE_HEAD = re.compile(r"^reconciler: (?P<status>[a-z -]+) at (?P<at>\S+)$")
-_SERVED = re.compile(r"^served: (?P<zone>\S+) serial (?P<serial>\d{1,10})$")
+_SERVED = re.compile(r"^(?P<what>served|signed): (?P<zone>\S+) serial (?P<serial>\d{1,10})$")
 
 
 @dataclass(frozen=True)
@@ -109,12 +111,14 @@ class Note:
     reason: str | None = None
     served: dict[str, int] = field(default_factory=dict)  # the zones it wrote, not every zone
     lagging: tuple[str, ...] = ()
+    signed: dict[str, int] = field(default_factory=dict)  # zone -> the signed zone's serial
 
     def text(self) -> str:
         lines = [f"reconciler: {self.status.value} at {self.at.isoformat(timespec='seconds')}"]
         if self.reason:
             lines.append(f"reason: {self.reason}")
         lines += [f"served: {zone} serial {serial}" for zone, serial in sorted(self.served.items())]
+        lines += [f"signed: {zone} serial {serial}" for zone, serial in sorted(self.signed.items())]
         lines += [f"lagging: {item}" for item in self.lagging]
         return "\n".join(lines)
 
@@ -132,13 +136,16 @@ class Note:
             return None
         if at.tzinfo is None:
             return None
-        reason, served, lagging = None, {}, []
+        reason, lagging = None, []
+        served: dict[str, int] = {}
+        signed: dict[str, int] = {}
         for line in lines[1:]:
             found = _SERVED.match(line)
             if found and is_serial(int(found["serial"])):
-                served[found["zone"]] = int(found["serial"])
+                into = served if found["what"] == "served" else signed
+                into[found["zone"]] = int(found["serial"])
             elif line.startswith("reason: "):
                 reason = line.removeprefix("reason: ")
             elif line.startswith("lagging: "):
                 lagging.append(line.removeprefix("lagging: "))
-        return cls(status, at, reason, served, tuple(lagging))
+        return cls(status, at, reason, served, tuple(lagging), signed)

@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Literal
 
 from reconciler.errors import Problem
+from reconciler.model.dnssec import Dnssec, PolicyChange, policy_change
 from reconciler.model.mail import MailKind, mail_kind, mx_hosts
 from reconciler.model.serial import Scheme, next_serial, previous
 from reconciler.model.zone import SERIAL_LEFT_OUT, CanonicalZone, soa_with_serial
@@ -101,6 +102,8 @@ class ZonePlan:
     serial_before: int | None
     serial_after: int | None
     unsafe: tuple[str, ...] = ()
+    dnssec: PolicyChange | None = None  # how BIND's signing of the zone changes
+    ds: str | None = None  # what is known of the parent's DS, when the change needs it
 
     def counts(self) -> dict[Action, int]:
         found = dict.fromkeys(ACTIONS, 0)
@@ -229,6 +232,8 @@ def make_plan(
     invalid: Collection[str] = (),
     proposed: Safety | None = None,
     untouched: Collection[str] = (),
+    dnssec: tuple[Dnssec, Dnssec] | None = None,
+    parent_ds: Mapping[str, bool | None] | None = None,
 ) -> Plan:
     """Compare two revisions' zones.
 
@@ -236,7 +241,10 @@ def make_plan(
     commit's); `proposed`: the head's, unsafe where looser. `served`: the serial each
     zone is served with now; `invalid`: zones present in the head but not valid there
     (left out: the problems say why); `untouched`: zones not compared because no file
-    of theirs changed (counted as unchanged).
+    of theirs changed (counted as unchanged). `dnssec`: the base's and the head's
+    [dnssec]: a zone whose signing changes is a change even when its records are not;
+    `parent_ds`: per zone whether its parent holds a DS (None: could not be checked),
+    for the changes that break a DS (signing off, an algorithm change).
     """
     served = served or {}
     plans = []
@@ -247,7 +255,8 @@ def make_plan(
         before, after = base.get(name), head.get(name)
         old = _normal(before.lines) if before else set()
         new = _normal(after.lines) if after else set()
-        if before and after and old == new:
+        signing = policy_change(*dnssec, name) if dnssec and before and after else None
+        if before and after and old == new and signing is None:
             unchanged.append(name)
             continue
         changes = mark_mail(diff_lines(old, new), before, after)
@@ -269,7 +278,10 @@ def make_plan(
                 records_touched=touched,
                 serial_before=current,
                 serial_after=serial,
-                unsafe=tuple(_unsafe(name, before, after, changes, touched, safety)),
+                unsafe=tuple(_unsafe(name, before, after, changes, touched, safety))
+                + _unsafe_signing(signing, (parent_ds or {}).get(name, None)),
+                dnssec=signing,
+                ds=_ds_note(signing, parent_ds, name),
             )
         )
     unchanged += [name for name in untouched if name not in base and name not in head]
@@ -306,6 +318,30 @@ def mark_mail(
         kind = mail_kind(change.owner, change.rtype, rdatas, hosts)
         marked.append(replace(change, mail=kind) if kind else change)
     return tuple(marked)
+
+
+def _unsafe_signing(signing: PolicyChange | None, held: bool | None) -> tuple[str, ...]:
+    """A change that breaks the parent's DS, while the parent holds one: the zone goes bogus
+    for every validating resolver."""
+    if signing is None or not signing.breaks_ds or held is not True:
+        return ()
+    way = (
+        'set the policy to "insecure", withdraw the DS at the registrar, then "none"'
+        if signing.after == "none"
+        else "roll the algorithm with the DS: publish the new DS as BIND's CDS says"
+    )
+    return (f"{signing.text} while the parent holds a DS: the zone turns bogus; {way}",)
+
+
+def _ds_note(
+    signing: PolicyChange | None, parent_ds: Mapping[str, bool | None] | None, zone: str
+) -> str | None:
+    if signing is None or not signing.breaks_ds:
+        return None
+    held = (parent_ds or {}).get(zone)
+    if held is None:
+        return "the DS at the parent could not be checked: is one published for this zone?"
+    return "the parent holds a DS for the zone" if held else "the parent holds no DS"
 
 
 def _unsafe(

@@ -1,0 +1,114 @@
+"""A signed zone end to end on the loopback sandbox: real named processes sign inline
+(`dnssec-policy`), the reconciler confirms the signed zone on the primary and on every
+secondary, and every RRSIG asked for is validated with dnspython against the primary's
+DNSKEYs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import git
+import pytest
+
+from reconciler.bind import probe
+from reconciler.bind.dnssec import signature, zone_keys
+from reconciler.devtools import demo
+from reconciler.model.serial import is_newer
+from tests.test_apply import WWW, ZONE, Deployment
+
+SIGN = '\n[dnssec.zones]\n"example.com" = "default"\n'
+
+
+@pytest.fixture
+def deployment(tmp_path: Path) -> Iterator[Deployment]:
+    sandbox = demo.setup(tmp_path / "demo", deadline=20, hooks=False)
+    try:
+        yield Deployment(sandbox)
+    finally:
+        sandbox.servers.stop_all()
+
+
+def _not_older(seen: int | None, serial: int) -> bool:
+    return seen is not None and (seen == serial or is_newer(seen, serial))
+
+
+def _signed_everywhere(deployment: Deployment, name: str, rtype: str, want: list[str]) -> None:
+    """Every server answers `name` with `want`, under an RRSIG that validates."""
+    primary = deployment.sandbox.servers.primary
+    keys = zone_keys(primary.address, primary.port, "example.com", 2.0)
+    assert keys is not None, "the primary serves no DNSKEY"
+    for server in deployment.servers:
+        assert deployment.answer(server, name, rtype) == want, server.name
+        checked = signature(server.address, server.port, "example.com", name, rtype, keys, 2.0)
+        assert checked.problem is None, f"{server.name}: {checked.problem}"
+
+
+def _sign(deployment: Deployment) -> dict:
+    deployment.edit("reconciler.toml", lambda t: t + SIGN, "Sign example.com")
+    code, outcome = deployment.apply()
+    assert code == 0, outcome
+    return outcome
+
+
+def test_signed_zone_applied_changed_and_confirmed_on_every_secondary(
+    deployment: Deployment,
+) -> None:
+    first = _sign(deployment)
+    assert first["status"] == "confirmed"
+    _signed_everywhere(deployment, "www.example.com", "A", ["192.0.2.10"])
+    # The file the reconciler writes stays unsigned; BIND signs a copy.
+    written = (deployment.sandbox.host.zone_dir / "example.com.zone").read_text()
+    assert "RRSIG" not in written and "DNSKEY" not in written
+
+    deployment.edit(ZONE, lambda t: t.replace(WWW, "www     IN A    192.0.2.99"), "Move www")
+    code, outcome = deployment.apply()
+    assert (code, outcome["status"]) == (0, "confirmed"), outcome
+    unsigned, signed = outcome["served"]["example.com"], outcome["signed"]["example.com"]
+    assert _not_older(signed, unsigned)
+    primary, *secondaries = deployment.serials()
+    assert _not_older(primary, signed)
+    assert all(_not_older(s, signed) for s in secondaries), (signed, secondaries)
+    _signed_everywhere(deployment, "www.example.com", "A", ["192.0.2.99"])
+    bare = git.Repo(deployment.sandbox.root / "repo.git")
+    note = bare.git.notes("--ref=reconciler", "show", "main")
+    assert f"served: example.com serial {unsigned}" in note
+    assert f"signed: example.com serial {signed}" in note
+
+    # BIND moving the signed serial on its own is not a change: nothing is written again.
+    code, again = deployment.apply()
+    assert (code, again["status"]) == (0, "unchanged"), again
+
+
+def test_rollback_of_a_signed_zone_moves_both_serials_forward(deployment: Deployment) -> None:
+    _sign(deployment)
+    deployment.edit(ZONE, lambda t: t.replace(WWW, "www     IN A    192.0.2.99"), "Move www")
+    code, moved = deployment.apply()
+    assert code == 0, moved
+    code, back = deployment.run("rollback")
+    assert (code, back["status"]) == (0, "confirmed"), back
+    zone = "example.com"
+    assert is_newer(back["served"][zone], moved["served"][zone])
+    assert is_newer(back["signed"][zone], moved["signed"][zone])
+    _signed_everywhere(deployment, "www.example.com", "A", ["192.0.2.10"])
+
+
+def test_keys_stay_in_the_key_directory(deployment: Deployment) -> None:
+    outcome = _sign(deployment)
+    keys = deployment.sandbox.host.keys
+    private = sorted(keys.glob("Kexample.com.+013+*.private"))
+    assert private, f"no key in {keys}"
+    secret = next(
+        line.split(":", 1)[1].strip()
+        for line in private[0].read_text().splitlines()
+        if line.startswith("PrivateKey:")
+    )
+    clone = deployment.sandbox.root / "clone"
+    tracked = deployment.clone.git.ls_files().splitlines()
+    assert not [f for f in tracked if f.startswith("K") or "/K" in f]
+    assert secret not in str(outcome)
+    bare = git.Repo(deployment.sandbox.root / "repo.git")
+    assert secret not in bare.git.log("--all", "-p", "--notes=reconciler")
+    assert not list(clone.rglob("*.private"))
+    primary = deployment.sandbox.servers.primary
+    assert probe.soa_serial(primary.address, primary.port, "example.com") is not None
