@@ -11,6 +11,7 @@ from pathlib import Path
 import git
 import pytest
 
+from reconciler.apply.state import good_copy
 from reconciler.bind import probe
 from reconciler.bind.dnssec import signature, zone_keys
 from reconciler.devtools import demo
@@ -112,3 +113,22 @@ def test_keys_stay_in_the_key_directory(deployment: Deployment) -> None:
     assert not list(clone.rglob("*.private"))
     primary = deployment.sandbox.servers.primary
     assert probe.soa_serial(primary.address, primary.port, "example.com") is not None
+
+
+def test_a_lost_good_copy_of_a_signed_zone_is_rebuilt_without_the_signatures(
+    deployment: Deployment,
+) -> None:
+    _sign(deployment)
+    state = deployment.sandbox.host.state_dir
+    good = good_copy(state, "example.com")
+    kept = good.read_text()
+    good.unlink()
+    (state / "state.json").unlink()
+    code, outcome = deployment.apply()
+    assert (code, outcome["status"]) == (0, "unchanged"), outcome
+    # The zone as written, with its unsigned serial: not what BIND added when it signed it.
+    assert _records(good.read_text()) == _records(kept)
+
+
+def _records(text: str) -> set[str]:
+    return {" ".join(line.split()) for line in text.splitlines() if line}

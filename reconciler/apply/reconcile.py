@@ -297,6 +297,8 @@ def _last_good(run: _Run, zone: str, found: OnPrimary | None) -> CanonicalZone |
     if found is not None and found.presence is Presence.SERVED:
         key = read_key_file(run.host.transfer_key_file)
         copy = served_copy(run.repo_config.primary, zone, key)
+        if found.live is not None:  # a signed zone's AXFR carries the signed serial
+            copy = copy.with_serial(found.live)
         source = "AXFR from the primary"
     elif file_serial(zone_file(run.host, zone)) is not None:
         copy = _read_zone(zone, zone_file(run.host, zone).read_text(encoding="utf-8"))

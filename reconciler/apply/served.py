@@ -19,7 +19,7 @@ from enum import Enum
 from pathlib import Path
 
 from reconciler.bind import probe
-from reconciler.bind.dnssec import inline_serials
+from reconciler.bind.dnssec import inline_serials, unsigned
 from reconciler.bind.journal import discard_journal, has_journal, journal_fits
 from reconciler.bind.keys import Key
 from reconciler.bind.rndc import Rndc
@@ -208,8 +208,9 @@ def secondary_serials(
 
 
 def served_copy(primary: Server, zone: str, key: Key) -> CanonicalZone:
-    """The zone as the primary serves it, by TSIG-signed AXFR, in BIND's canonical form."""
-    records = probe.axfr(primary.address, primary.port, zone, key, timeout=AXFR_TIMEOUT)
+    """The zone as the primary serves it, by TSIG-signed AXFR, in BIND's canonical form;
+    of a zone named signs inline, without what signing added (the file it loads)."""
+    records = unsigned(probe.axfr(primary.address, primary.port, zone, key, timeout=AXFR_TIMEOUT))
     return CanonicalZone(zone, canonical_dump(zone, "\n".join(records) + "\n"))
 
 

@@ -33,6 +33,22 @@ _SERIAL = re.compile(r"^serial: (\d+)$", re.MULTILINE)
 _SIGNED = re.compile(r"^signed serial: (\d+)$", re.MULTILINE)
 
 
+# What BIND adds when it signs a zone inline: none of it is in the file the reconciler wrote.
+SIGNING_TYPES = frozenset(
+    {"RRSIG", "NSEC", "NSEC3", "NSEC3PARAM", "DNSKEY", "CDS", "CDNSKEY", "TYPE65534"}
+)
+
+
+def unsigned(lines: Iterable[str]) -> list[str]:
+    """Master-file lines (`owner ttl IN TYPE rdata`) of a zone without what signing added,
+    when it is signed (has RRSIGs); as they are otherwise."""
+    records = list(lines)
+    types = [(line.split(None, 4)[3:4] or [""])[0] for line in records]
+    if "RRSIG" not in types:
+        return records
+    return [line for line, rtype in zip(records, types, strict=True) if rtype not in SIGNING_TYPES]
+
+
 def inline_serials(zonestatus: str) -> tuple[int, int] | None:
     """(unsigned, signed) serials from `rndc zonestatus` of an inline-signed zone; else None."""
     if "inline signing: yes" not in zonestatus:
