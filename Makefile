@@ -6,7 +6,7 @@ BIND_TOOLS := /usr/bin/named-checkzone
 NAMED := /usr/sbin/named
 
 .PHONY: demo test unit lint bench bind-tools bind signing-tools deploy-tools ops-tools venv clean \
-	debootstrap image integration
+	debootstrap image integration wheelhouse dist
 
 venv: $(VENV)/.installed
 
@@ -14,6 +14,25 @@ $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip setuptools wheel
 	$(PY) -m pip install -q -e '.[test]'
+	touch $@
+
+# The release artifacts: the sdist and the wheel in dist/ (built from the sdist), checked by
+# twine. The wheel carries repo-template/, the git hooks, the systemd unit, the example
+# daemon.toml, the Prometheus alerts and the Grafana dashboard (share/dns-reconciler/).
+dist: venv
+	rm -rf dist
+	$(PY) -m build --no-isolation --outdir dist .
+	$(VENV)/bin/twine check --strict dist/*
+
+# The runtime dependencies (no extras) as wheels, from PyPI once per dependency list: the
+# packaging tests install the wheel from here into fresh virtualenvs, offline.
+WHEELHOUSE := build/wheelhouse
+wheelhouse: $(WHEELHOUSE)/.made
+
+$(WHEELHOUSE)/.made: pyproject.toml | venv
+	rm -rf $(WHEELHOUSE)
+	$(PY) -m pip wheel -q --no-build-isolation -w $(WHEELHOUSE) .
+	rm -f $(WHEELHOUSE)/dns_reconciler-*.whl
 	touch $@
 
 # BIND's tools (named-checkzone, named-compilezone, named-checkconf) from Debian.
@@ -61,7 +80,7 @@ integration: venv image
 	$(PY) -m pytest -q integration
 
 # All tests, with the package's coverage (the programs the tests start included) printed.
-test: venv bind signing-tools deploy-tools ops-tools image lint
+test: venv wheelhouse bind signing-tools deploy-tools ops-tools image lint
 	$(PY) -m pytest -q --cov=reconciler --cov-report=term tests integration
 
 # The pure tier alone: values in, values out (tests marked `unit`); seconds, no BIND needed.

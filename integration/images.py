@@ -85,7 +85,7 @@ WHEEL_TARGET = (
     "--platform",
     "manylinux2014_x86_64",
 )
-BUILD_REQUIREMENTS = ("setuptools>=68",)
+BUILD_REQUIREMENTS = ("setuptools>=77",)
 # What goes into the image's src/: the package and what it reads beside itself at run time
 # (repo-template/ for `init`, deploy/hooks/ for `install-hooks`, deploy/docker/ for the
 # entrypoint), and what pip needs to install it.
