@@ -46,6 +46,7 @@ def _json_commands(group: click.Group, prefix: tuple[str, ...] = ()) -> set[str]
 def test_every_json_output_and_the_metrics_carry_the_version(site: Site) -> None:
     clone, config = str(site.root / "clone"), str(site.config)
     bare = site.root / "other.git"
+    servers = site.sandbox.servers
     subprocess.run(["git", "init", "-q", "--bare", str(bare)], check=True)
     runs = {
         "check": ["-C", clone, "check"],
@@ -59,6 +60,15 @@ def test_every_json_output_and_the_metrics_carry_the_version(site: Site) -> None
         "doctor": ["doctor", "--config", config, "--timeout", "0.5"],
         "host audit": ["host", "audit", "--config", config, "--policy", f"{clone}/host"],
         "host plan": ["host", "plan", "--config", config, "--policy", f"{clone}/host"],
+        "import": [
+            "import",
+            str(site.root / "imported"),
+            "example.com",
+            "--key-file",
+            str(servers.transfer_key_file),
+            "--primary",
+            f"ns1={servers.primary.address}:{servers.primary.port}",
+        ],
     }
     # `host apply` changes the live host (sshd, nftables): it runs in a container only
     # (integration/), so here its JSON is only seen to go through report.json_text.
