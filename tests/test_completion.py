@@ -44,7 +44,8 @@ def test_the_bash_script_is_the_completion_function() -> None:
 def test_bash_completes_commands_subcommands_options_and_choices() -> None:
     assert bash_complete("ch") == ["check"]
     assert set(bash_complete("")) >= {"init", "check", "plan", "apply", "host", "completion"}
-    assert bash_complete("host", "a") == ["audit"]
+    assert bash_complete("host", "au") == ["audit"]
+    assert set(bash_complete("host", "")) >= {"audit", "plan", "apply"}
     assert bash_complete("plan", "--fo") == ["--format"]
     assert bash_complete("plan", "--format", "") == ["text", "markdown", "json"]
     assert bash_complete("completion", "") == ["bash", "zsh", "fish"]
@@ -53,11 +54,11 @@ def test_bash_completes_commands_subcommands_options_and_choices() -> None:
 @pytest.mark.parametrize(
     ("shell", "header", "env"),
     [
-        ("zsh", "#compdef reconciler", {"COMP_WORDS": "reconciler host a", "COMP_CWORD": "2"}),
+        ("zsh", "#compdef reconciler", {"COMP_WORDS": "reconciler host au", "COMP_CWORD": "2"}),
         (
             "fish",
             "complete --no-files --command reconciler",
-            {"COMP_WORDS": "reconciler host a", "COMP_CWORD": "a"},
+            {"COMP_WORDS": "reconciler host au", "COMP_CWORD": "au"},
         ),
     ],
 )
