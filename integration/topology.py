@@ -8,6 +8,8 @@ address:
     ns1       172.30.53.10  the primary: named + `reconciler run`, the bare repo users push to
     ns2, ns3  .11, .12      secondaries, configured with `reconciler bind-config` (catalog zone)
     outsider  172.30.53.99  a host on the network that holds no key
+    host1     172.30.53.20  made by integration/test_host.py only: a primary whose host
+                            (sshd, nftables, fail2ban) `host apply` changes
 
 Everything the tests ask goes to these addresses only (`Topology.address` refuses any
 other): DNS with dnspython from the test process (the host reaches the bridge), git, the
@@ -56,6 +58,7 @@ ADDRESSES = {
     "ns2": "172.30.53.11",
     "ns3": "172.30.53.12",
     "outsider": "172.30.53.99",
+    "host1": "172.30.53.20",  # a primary of its own for the host half (integration/test_host.py)
 }
 ROLES = {
     "parent": "parent",
@@ -63,6 +66,7 @@ ROLES = {
     "ns2": "secondary",
     "ns3": "secondary",
     "outsider": "outsider",
+    "host1": "primary",
 }
 ZONE = "example.test"
 ZONE_FILE = f"zones/{ZONE}.zone"

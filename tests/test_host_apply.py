@@ -18,6 +18,8 @@ from reconciler.host import guard
 from reconciler.host.apply import lockout_refusal, needs_guard, verified_items
 from reconciler.host.facts import Account, Facts, Password, Unreadable, Users
 from reconciler.host.plan import FileChange, HostPlan, Step, StepKind
+from reconciler.host.system import Ran
+from reconciler.host.validate import _problem
 from tests.test_host_audit import clean_facts
 
 KEYED = Account("admin", 1000, "/bin/bash", 1, Password.LOCKED)
@@ -211,3 +213,35 @@ def test_a_closed_port_or_a_non_ssh_server_is_no_confirmation() -> None:
     assert reason is not None and "not an SSH server" in reason
     until = time.monotonic() + 1.5
     assert guard.confirm("127.0.0.1", port, until) is not None
+
+
+# --- a validator's refusal, as one line -------------------------------------------------------
+
+
+def test_a_refusal_names_the_file_its_template_and_the_tools_line(tmp_path: Path) -> None:
+    temp = tmp_path / "sshd_config"
+    sshd = FileChange("sshd", Path("/etc/ssh/sshd_config"), "", "x", "host/sshd_config.j2")
+    said = f"{temp}: line 12: Bad configuration option: MaxAuthTrys\n{temp}: terminating"
+    problem = _problem(sshd, Ran(("sshd", "-t"), 255, "", said), temp)
+    assert str(problem) == (
+        "/etc/ssh/sshd_config (rendered from host/sshd_config.j2):12: "
+        "sshd refuses it: Bad configuration option: MaxAuthTrys"
+    )
+    temp = tmp_path / "reconciler.nft"
+    nft = FileChange("nftables", Path("/etc/nftables.d/reconciler.nft"), "", "x", "package:x")
+    said = f"{temp}:14:3-8: Error: syntax error, unexpected junk\n\t\tjunk\n\t\t^^^^^^"
+    problem = _problem(nft, Ran(("nft", "-c"), 1, "", said), temp)
+    assert problem.line == 14
+    assert problem.message == "nft refuses it: Error: syntax error, unexpected junk"
+    f2b = FileChange("fail2ban", Path("/etc/fail2ban/jail.d/r.local"), "", "x", "package:x")
+    said = (
+        "2026-12-01 21:16:37,653 fail2ban.configreader   [171]: WARNING 'allowipv6' not defined\n"
+        "2026-12-01 21:16:37,669 fail2ban                [171]: ERROR   Failed during "
+        "configuration: Have not found any log file for sshd jail"
+    )
+    problem = _problem(f2b, Ran(("fail2ban-client", "-t"), 255, "", said), temp)
+    assert problem.line is None
+    assert problem.message == (
+        "fail2ban-client refuses it: ERROR   Failed during configuration: "
+        "Have not found any log file for sshd jail"
+    )

@@ -322,7 +322,7 @@ def apply_host(target: Target, plan: HostPlan) -> HostOutcome:
                     raise HostError(f"no new SSH connection to {address}:{port} got in ({reason})")
                 confirmed_by = f"{address}:{port}"
         except HostError as exc:
-            status = guard.revert_now(folder)
+            status = guard.revert_now(folder, timer)
             said = f"; the revert failed too: {guard.revert_log(folder)}" if status else ""
             bound.warning("host apply rolled back", reason=str(exc), revert_status=status)
             return HostOutcome(Result.ROLLED_BACK, plan, f"{exc}{said}", guard=folder)

@@ -116,6 +116,12 @@ def _claim(folder: Path) -> bool:
     return True
 
 
+def _stop(timer: int | None) -> None:
+    if timer is not None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(timer, signal.SIGTERM)  # its own session: the shell and its sleep
+
+
 def keep(folder: Path, timer: int | None) -> bool:
     """Keep the change: True if the reconciler decided first (the timer is then stopped);
     False when the timer fired already (it reverts, or has reverted)."""
@@ -123,13 +129,11 @@ def keep(folder: Path, timer: int | None) -> bool:
         return False
     (folder / DECIDED / "by").write_text("confirmed\n", encoding="utf-8")
     (folder / KEPT).write_text("confirmed\n", encoding="utf-8")
-    if timer is not None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(timer, signal.SIGTERM)  # its own session: the shell and its sleep
+    _stop(timer)
     return True
 
 
-def revert_now(folder: Path, timeout: float = 300.0) -> int:
+def revert_now(folder: Path, timer: int | None = None, timeout: float = 300.0) -> int:
     """Revert at once (or, when the timer fired first, wait for it); the revert's status."""
     done = folder / DONE
     ran = subprocess.run(
@@ -139,6 +143,8 @@ def revert_now(folder: Path, timeout: float = 300.0) -> int:
         timeout=timeout,
         check=False,
     )
+    if decided_by(folder) == "now":
+        _stop(timer)  # reverted here: the timer has nothing left to do
     end = time.monotonic() + timeout
     while not done.exists():  # the timer is reverting: its status is the one
         if time.monotonic() > end:

@@ -22,22 +22,29 @@ from reconciler.host.system import Ran, run
 
 FAIL2BAN_DIR = Path("/etc/fail2ban")
 TIMEOUT = 60.0
+PRIVSEP = Path("/run/sshd")
+LOG_PREFIX = re.compile(r"^\d{4}-\d\d-\d\d [\d:,.]+ \S+\s+\[\d+\]:\s+")
 
 
 def _problem(change: FileChange, done: Ran, temp: Path) -> Problem:
     """The tool's first complaint, with the line it names in the rendered file."""
     said = [line.strip() for line in (done.err + "\n" + done.out).splitlines() if line.strip()]
-    wanted = [line for line in said if str(temp) in line] or said or [done.reason()]
+    said = [LOG_PREFIX.sub("", line) for line in said]  # fail2ban's time and logger name
+    errors = [line for line in said if "error" in line.lower()]
+    wanted = [line for line in said if str(temp) in line] or errors or said or [done.reason()]
     first = wanted[0]
-    line = re.search(rf"{re.escape(str(temp))}(?:\s+line\s+|:)(\d+)", first)
-    message = first.replace(str(temp), str(change.path))
+    # sshd: "FILE: line 12: ...", "FILE line 12: ..."; nft: "FILE:12:5-9: Error: ..."
+    line = re.search(rf"{re.escape(str(temp))}:?(?:\s+line\s+|:)(\d+)[:\d-]*\s*", first)
+    message = first[line.end() :] if line else first.replace(str(temp), str(change.path))
     where = f"{change.path} (rendered from {change.source})"
-    return Problem(
-        where, f"{done.argv[0]} refuses it: {message}", int(line.group(1)) if line else None
-    )
+    number = int(line.group(1)) if line else None
+    return Problem(where, f"{done.argv[0]} refuses it: {message}", number)
 
 
 def _sshd(temp: Path) -> Ran:
+    # sshd -t wants its privilege separation folder, which its init script or unit makes
+    # when it starts: made here too, so a host whose sshd is not running yet can be checked.
+    PRIVSEP.mkdir(mode=0o755, exist_ok=True)
     return run("sshd", "-t", "-f", str(temp), timeout=TIMEOUT)
 
 
