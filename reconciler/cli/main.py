@@ -665,6 +665,20 @@ def nudge_command(config_path: str, fmt: str) -> int:
     type=click.FloatRange(min=0.05, max=30),
     help="Seconds per query (default: 1, or daemon.toml's query_timeout).",
 )
+@click.option(
+    "--expiry-warning",
+    type=click.FloatRange(min=0),
+    default=7.0,
+    show_default=True,
+    help="Days: an RRSIG that expires sooner is a warning.",
+)
+@click.option(
+    "--expiry-problem",
+    type=click.FloatRange(min=0),
+    default=2.0,
+    show_default=True,
+    help="Days: an RRSIG that expires sooner is a problem.",
+)
 @FORMAT
 @click.pass_obj
 @_edge
@@ -677,9 +691,11 @@ def doctor_command(
     servers: tuple[str, ...],
     resolver: str | None,
     timeout: float | None,
+    expiry_warning: float,
+    expiry_problem: float,
     fmt: str,
 ) -> int:
-    """Check delegation, glue, every nameserver, mail, exposure and transfers, live."""
+    """Check delegation, glue, every nameserver, DNSSEC, mail, exposure and transfers, live."""
     if config_path and rev:
         raise ReconcilerError(
             "--rev reads the zone repo of -C; with --config the deployed commit is checked"
@@ -696,6 +712,8 @@ def doctor_command(
             seconds,
             parents_given=bool(endpoints),
         ),
+        expiry_warning=expiry_warning * 86400,
+        expiry_problem=expiry_problem * 86400,
     )
     if host is not None:
         result = doctor.from_host(host, zone, options)

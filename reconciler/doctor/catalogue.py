@@ -380,6 +380,104 @@ _CATALOGUE: dict[str, tuple[str, Severity, str, str]] = {
         "is the key file on {servers} the primary's? look for TSIG in named's log there",
     ),
     "key-unread": ("transfers", "note", "{reason}", ""),
+    # --- dnssec (dnssecfindings.py) ---
+    "dnssec-not-signed": (
+        "dnssec",
+        "problem",
+        "reconciler.toml signs {zone}, but the primary serves no DNSKEY for it",
+        "is its dnssec-policy in the generated include? `reconciler dnssec status`",
+    ),
+    "dnssec-unsigned-ds": (
+        "dnssec",
+        "problem",
+        "the parent holds a DS ({ds}) but the zone serves no DNSKEY: validating resolvers "
+        "find {zone} bogus",
+        "remove the DS at the registrar, or sign the zone again",
+    ),
+    "dnssec-ds-not-asked": (
+        "dnssec",
+        "note",
+        "the DS at the parent is not checked (no parent server asked); the DS to hand to "
+        "the registrar: {want}",
+        "give the parent servers: --parent ADDR[:PORT]",
+    ),
+    "dnssec-ds-silent": (
+        "dnssec",
+        "note",
+        "no answer to DS: the chain of trust is not checked there; the DS the zone needs: {want}",
+        "",
+    ),
+    "dnssec-ds-missing": (
+        "dnssec",
+        "warning",
+        "holds no DS for {zone}: the zone is signed but no validator can trust it (an island)",
+        "hand the registrar this DS: {want}; once the parent serves it, `rndc dnssec -checkds "
+        "-key {tag} published {zone}` on the primary",
+    ),
+    "dnssec-ds-wrong": (
+        "dnssec",
+        "problem",
+        "DS {ds} matches no KSK or CSK the zone serves: validating resolvers find {zone} bogus",
+        "replace the DS at the registrar with: {want}; then `rndc dnssec -checkds -key {tag} "
+        "published {zone}` on the primary",
+    ),
+    "dnssec-ds-ok": (
+        "dnssec",
+        "ok",
+        "the DS matches the {role} {tag} the zone serves: the chain of trust holds",
+        "",
+    ),
+    "dnssec-bogus": (
+        "dnssec",
+        "problem",
+        "{problem}",
+        "compare this server's serial with the primary's; on a secondary `rndc retransfer "
+        "{zone}`, on the primary `rndc zonestatus {zone}` and `reconciler dnssec status`",
+    ),
+    "dnssec-valid": (
+        "dnssec",
+        "ok",
+        "RRSIGs over {types} validate; the first expires in {days} d",
+        "",
+    ),
+    "dnssec-expiry-warning": (
+        "dnssec",
+        "warning",
+        "the RRSIG over {rtype} expires in {days} d (thresholds {limit})",
+        "named re-signs before signatures-refresh runs out: is named running and the key's "
+        ".private file readable in the key directory? `rndc zonestatus {zone}` says the next "
+        "resign time; a secondary must transfer the re-signed zone",
+    ),
+    "dnssec-expiry-problem": (
+        "dnssec",
+        "problem",
+        "the RRSIG over {rtype} expires in {days} d (thresholds {limit}): then {zone} is bogus",
+        "named re-signs before signatures-refresh runs out: is named running and the key's "
+        ".private file readable in the key directory? `rndc zonestatus {zone}` says the next "
+        "resign time; a secondary must transfer the re-signed zone",
+    ),
+    "dnssec-denial": ("dnssec", "ok", "a name that does not exist is denied with {kinds}", ""),
+    "dnssec-denial-missing": (
+        "dnssec",
+        "problem",
+        "a name that does not exist is answered {rcode} without a signed NSEC or NSEC3: "
+        "validators cannot prove it does not exist",
+        "compare this server's serial with the primary's; `rndc zonestatus {zone}`",
+    ),
+    "dnssec-cds": (
+        "dnssec",
+        "ok",
+        "a DS change is due and the zone publishes CDS {cds}: a parent that reads CDS "
+        "(RFC 8078) takes the new DS from it",
+        "",
+    ),
+    "dnssec-cds-missing": (
+        "dnssec",
+        "note",
+        "a DS change is due and the zone publishes no CDS or CDNSKEY: BIND publishes them "
+        "once the new key's DNSKEY is known everywhere",
+        "`reconciler dnssec status` says each key's state",
+    ),
 }
 
 

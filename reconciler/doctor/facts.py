@@ -16,6 +16,7 @@ import dns.resolver
 
 from reconciler.bind import probe
 from reconciler.bind.catalog import CATALOG
+from reconciler.doctor.dnssecfacts import DnssecFacts, gather_dnssec
 from reconciler.doctor.mailfacts import MailWalk, gather_mail
 from reconciler.doctor.values import _MAX_WORKERS, RECURSION_PROBE, Endpoint, Options, Target
 from reconciler.errors import ReconcilerError, TransferError, TransferRefused
@@ -104,6 +105,7 @@ class Facts:
     transfers: Mapping[str, TransferFacts] = field(default_factory=dict)
     tsig_key: str = ""  # the transfer key's name in reconciler.toml, for the advice
     mail: Mapping[str, MailWalk] = field(default_factory=dict)  # the mail walk, per zone
+    dnssec: Mapping[str, DnssecFacts | None] = field(default_factory=dict)  # None: unsigned
 
 
 def _server_facts(target: Target, zone: str, timeout: float) -> ServerFacts:
@@ -299,10 +301,22 @@ def gather(
             for z in zones
             if _authoritative(facts.zone[z].mx)
         }
+        dnssec_jobs = {
+            z: pool.submit(
+                gather_dnssec,
+                z,
+                targets,
+                facts.zone[z].where.endpoints,
+                options.timeout,
+                z in options.signed,
+            )
+            for z in zones
+        }
         return replace(
             facts,
             transfers={z: job.result() for z, job in transfer_jobs.items()},
             mail={z: job.result() for z, job in mail_jobs.items()},
+            dnssec={z: job.result() for z, job in dnssec_jobs.items()},
         )
 
 

@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from reconciler.bind import probe
 from reconciler.bind.catalog import CATALOG
 from reconciler.doctor.catalogue import finding
+from reconciler.doctor.dnssecfindings import dnssec_findings
 from reconciler.doctor.facts import (
     Facts,
     TransferFacts,
@@ -379,6 +380,7 @@ def evaluate(facts: Facts, options: Options) -> tuple[Finding, ...]:
         zone_facts = facts.zone[zone]
         found += _delegation_findings(zone, zone_facts, options.timeout)
         found += _server_findings(zone, facts, options)
+        found += dnssec_findings(zone, facts.dnssec.get(zone), options)
         found += _mail_findings(zone, zone_facts)
         found += mail_walk_findings(zone, facts)
         found += _exposure_findings(zone, facts)

@@ -138,6 +138,7 @@ def diagnose(
 ) -> Report:
     """Ask, evaluate, report: doctor for `zones` on the servers of `config`."""
     targets = targets_of(config, options.extra)
+    options = replace(options, signed=frozenset(z for z in zones if config.dnssec.signed(z)))
     facts = gather(zones, repo_zones, targets, options, config.tsig_key)
     parents: set[str] = set()
     for zone_facts in facts.zone.values():

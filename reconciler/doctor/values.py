@@ -16,7 +16,7 @@ import dns.resolver
 from reconciler.bind.keys import Key
 from reconciler.config.repo import RepoConfig, Server
 
-CHECKS = ("delegation", "servers", "mail", "exposure", "transfers")
+CHECKS = ("delegation", "servers", "dnssec", "mail", "exposure", "transfers")
 Severity = Literal["ok", "note", "warning", "problem"]  # only a problem makes doctor exit 1
 SEVERITIES: tuple[Severity, ...] = get_args(Severity)
 Role = Literal["primary", "secondary", "extra"]  # what a server is to the zones it serves
@@ -101,6 +101,9 @@ class Options:
     key: Key | None = None  # the transfer key (daemon.toml): tries a signed transfer
     key_note: str = ""  # why there is no key, when daemon.toml names one
     recorded: Mapping[str, int] = field(default_factory=dict)  # serials state.json records
+    expiry_warning: float = 7 * 86400.0  # seconds: an RRSIG expiring sooner is a warning
+    expiry_problem: float = 2 * 86400.0  # ... and sooner than this, a problem
+    signed: frozenset[str] = frozenset()  # zones reconciler.toml signs
 
 
 @dataclass(frozen=True)
