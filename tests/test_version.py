@@ -33,7 +33,10 @@ def test_version_is_the_package_metadata_and_pyproject() -> None:
 def _json_commands(group: click.Group, prefix: tuple[str, ...] = ()) -> set[str]:
     """Every command of the CLI with a `--format` that offers json."""
     found = set()
-    for name, command in group.commands.items():
+    context = click.Context(group)
+    for name in group.list_commands(context):  # loads the groups the CLI loads when named
+        command = group.get_command(context, name)
+        assert command is not None
         if isinstance(command, click.Group):
             found |= _json_commands(command, (*prefix, name))
             continue

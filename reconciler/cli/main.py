@@ -6,39 +6,34 @@ text or JSON. Every other module returns values or raises.
 
 from __future__ import annotations
 
+import importlib
 import sys
-import tempfile
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
 from functools import wraps
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from reconciler import doctor, log
-from reconciler.apply import reconcile, status
-from reconciler.apply.served import served_zones
-from reconciler.apply.state import StateLocked, load_state
-from reconciler.bind.conf import secondary_config
-from reconciler.bind.dnssec import parents_ds
-from reconciler.bind.keys import read_key_file
-from reconciler.bind.knot import knot_config
-from reconciler.check.inspect import Inspection, inspect, read_config, zones_touched
-from reconciler.cli import adopt, completion, host, hostreport, report
+from reconciler import log
+from reconciler.apply.state import StateLocked
+from reconciler.cli import completion, report
 from reconciler.config.host import load_host_config
-from reconciler.devtools import demo
-from reconciler.devtools.init import init_repo
 from reconciler.errors import Problem, ReconcilerError, ValidationError
-from reconciler.host.plan import HostPlan
-from reconciler.model.dnssec import breaking_ds
 from reconciler.model.names import DEFAULT_BRANCH, address_port
-from reconciler.model.outcome import Outcome, Status
-from reconciler.model.plan import Plan, allows_unsafe, make_plan
-from reconciler.serve import daemon, hooks
+from reconciler.model.outcome import Status
 from reconciler.source.repo import changed_paths, open_repo, resolve
 from reconciler.version import VERSION
+
+if TYPE_CHECKING:
+    from reconciler.check.inspect import Inspection
+    from reconciler.host.plan import HostPlan
+    from reconciler.model.outcome import Outcome
+    from reconciler.model.plan import Plan
+
+# Each command imports what only it needs when it runs: `check` in the pre-receive hook and
+# `nudge` in post-receive start on every push, and must not pay for the daemon, the doctor
+# or the host half. The groups of other modules are loaded when named (_Commands).
 
 EXIT_OK = 0
 EXIT_INVALID = Status.INVALID.exit_code  # also: any error of ours (one line on stderr)
@@ -98,7 +93,26 @@ def _through_the_daemon(exc: StateLocked, command: str) -> str:
     )
 
 
-@click.group()
+class _Commands(click.Group):
+    """Commands registered by other modules, loaded only when named or listed."""
+
+    LAZY = {"host": "reconciler.cli.host", "import": "reconciler.cli.adopt"}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        for name in self.LAZY:
+            self._load(name)
+        return super().list_commands(ctx)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        self._load(cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+    def _load(self, name: str) -> None:
+        if name in self.LAZY and name not in self.commands:
+            importlib.import_module(self.LAZY[name]).register(self, _edge)
+
+
+@click.group(cls=_Commands)
 @click.version_option(VERSION, "-V", "--version", prog_name="reconciler")
 @click.option(
     "-C",
@@ -121,6 +135,8 @@ def main(ctx: click.Context, repo: str, verbose: bool, debug: bool) -> None:
 @_edge
 def init_command(directory: str) -> int:
     """Create a new zone repository in DIRECTORY from the template."""
+    from reconciler.devtools.init import init_repo
+
     repo = init_repo(Path(directory))
     click.echo(f"created zone repository {directory} (commit {repo.head.commit.hexsha[:12]})")
     click.echo(f"next: edit {directory}/zones/, then 'reconciler -C {directory} check'")
@@ -143,6 +159,8 @@ def check_command(
     repo_dir: Path, rev: str | None, base: str | None, config_path: str | None, fmt: str
 ) -> int:
     """Check REV (default: the working tree) as apply would; nothing is deployed."""
+    from reconciler.check.inspect import inspect, read_config, zones_touched
+
     repo = open_repo(repo_dir)
     only = None
     if base is not None:
@@ -211,6 +229,15 @@ def plan_command(
     parents: tuple[str, ...],
 ) -> int:
     """Show the record-level change per zone, the serials to serve and a safety verdict."""
+    from concurrent.futures import ThreadPoolExecutor
+    from datetime import UTC, datetime
+
+    from reconciler.bind.dnssec import parents_ds
+    from reconciler.check.inspect import inspect, read_config, zones_touched
+    from reconciler.cli import host
+    from reconciler.model.dnssec import breaking_ds
+    from reconciler.model.plan import allows_unsafe, make_plan
+
     repo = open_repo(repo_dir)
     if head is not None:
         resolve(repo, head)
@@ -263,6 +290,8 @@ def plan_command(
 
 
 def _print_plan(plan: Plan, fmt: str, host_plan: HostPlan | None = None) -> int:
+    from reconciler.cli import hostreport
+
     if fmt == "json":
         extra = {"host": host_plan.to_dict()} if host_plan else {}
         click.echo(report.json_text({**plan.to_dict(), **extra}))
@@ -288,6 +317,13 @@ def _plan_served(
     config_path: str | None,
 ) -> int:
     """The plan of `head` against what the primary of its reconciler.toml serves now."""
+    from datetime import UTC, datetime
+
+    from reconciler.apply.served import served_zones
+    from reconciler.bind.keys import read_key_file
+    from reconciler.check.inspect import inspect
+    from reconciler.model.plan import allows_unsafe, make_plan
+
     if key_file is None and config_path is None:
         raise click.UsageError("--served needs --key-file or --config (for the TSIG key)")
     path = Path(key_file) if key_file else load_host_config(str(config_path)).transfer_key_file
@@ -353,6 +389,8 @@ def apply_command(
     rev: str | None, config_path: str, allow_unsafe: bool, allow_non_descendant: bool, fmt: str
 ) -> int:
     """Reconcile to REV (default: the branch head): serve, confirm, or roll back."""
+    from reconciler.apply import reconcile
+
     host = load_host_config(config_path)
     outcome = reconcile.apply(
         host, rev, allow_unsafe=allow_unsafe, allow_non_descendant=allow_non_descendant
@@ -366,6 +404,8 @@ def apply_command(
 @_edge
 def run_command(config_path: str, debug_log: bool) -> int:
     """The daemon: watch the repo and reconcile every new commit (JSON logs on stderr)."""
+    from reconciler.serve import daemon
+
     log.configure(json=True, verbose=True, level="debug" if debug_log else "info")
     daemon.Daemon(Path(config_path)).run()
     return EXIT_OK
@@ -383,6 +423,9 @@ def run_command(config_path: str, debug_log: bool) -> int:
 @_edge
 def rollback_command(rev: str | None, config_path: str, allow_unsafe: bool, fmt: str) -> int:
     """Serve an earlier commit's content again, with serials moved forward."""
+    from reconciler.apply import reconcile
+    from reconciler.apply.state import load_state
+
     host = load_host_config(config_path)
     if rev is None:
         last = load_state(host.state_dir).last_applied
@@ -402,6 +445,8 @@ def rollback_command(rev: str | None, config_path: str, allow_unsafe: bool, fmt:
 @_edge
 def status_command(config_path: str, fmt: str) -> int:
     """Deployed commit, each zone's serial on every server (asked live), last failure."""
+    from reconciler.apply import status
+
     result = status.gather(load_host_config(config_path))
     if fmt == "json":
         click.echo(report.json_text(result.to_dict()))
@@ -451,7 +496,11 @@ def bind_config_command(
     rev: str | None,
     fmt: str,
 ) -> int:
-    """Print the configuration a secondary needs (primaries, TSIG, catalog zone)."""
+    """Print the BIND configuration a secondary needs (primaries, TSIG, catalog zone)."""
+    from reconciler.bind.conf import secondary_config
+    from reconciler.bind.knot import knot_config
+    from reconciler.check.inspect import read_config
+
     config, invalid = read_config(open_repo(repo_dir), rev)
     if invalid:
         raise ValidationError(invalid)
@@ -527,6 +576,12 @@ def bind_config_command(
 @_edge
 def demo_command(directory: str | None, detach: bool, stop_it: bool) -> int:
     """A primary and two secondaries on loopback, a zone repo, one apply: try it."""
+    import tempfile
+
+    from reconciler.apply import status
+    from reconciler.devtools import demo
+    from reconciler.serve import daemon
+
     if (detach or stop_it) and not directory:
         raise ReconcilerError("--detach and --stop need --dir DIR")
     if stop_it:
@@ -591,6 +646,8 @@ def install_hooks_command(
     fmt: str,
 ) -> int:
     """Install the pre-receive check and post-receive nudge into the bare repo REPO."""
+    from reconciler.serve import hooks
+
     config = Path(config_path) if config_path else None
     if branch is None:
         branch = load_host_config(config).branch if config else DEFAULT_BRANCH
@@ -615,6 +672,8 @@ def install_hooks_command(
 @_edge
 def nudge_command(config_path: str, fmt: str) -> int:
     """Ask the daemon to reconcile now (the post-receive hook); exit 0 even if it is down."""
+    from reconciler.serve import hooks
+
     result = hooks.nudge(load_host_config(config_path).http_listen)
     where = f"the daemon at {result.address}"
     if fmt == "json":
@@ -696,6 +755,8 @@ def doctor_command(
     fmt: str,
 ) -> int:
     """Check delegation, glue, every nameserver, DNSSEC, mail, exposure and transfers, live."""
+    from reconciler import doctor
+
     if config_path and rev:
         raise ReconcilerError(
             "--rev reads the zone repo of -C; with --config the deployed commit is checked"
@@ -723,6 +784,4 @@ def doctor_command(
     return EXIT_OK if result.healthy else EXIT_INVALID
 
 
-host.register(main, _edge)  # reconciler host audit|plan|apply (cli/host.py)
 completion.register(main)  # reconciler completion bash|zsh|fish (cli/completion.py)
-adopt.register(main, _edge)  # reconciler import (cli/adopt.py)

@@ -10,14 +10,14 @@ import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from reconciler.apply.status import Overview
-from reconciler.check.inspect import Inspection
-from reconciler.model.outcome import Outcome
 from reconciler.model.plan import ALLOW_TRAILER, Change, Plan, ZonePlan
 from reconciler.version import VERSION
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # types only: `check` in the pre-receive hook must not import the daemon's
+    from reconciler.apply.status import Overview
+    from reconciler.check.inspect import Inspection
     from reconciler.devtools.demo import Demo
+    from reconciler.model.outcome import Outcome
 
 
 def json_text(data: Mapping[str, object]) -> str:
