@@ -75,7 +75,8 @@ def test_every_json_output_and_the_metrics_carry_the_version(site: Site) -> None
     }
     # `host apply` changes the live host (sshd, nftables): it runs in a container only
     # (integration/), so here its JSON is only seen to go through report.json_text.
-    apply_host = main.commands["host"].commands["apply"]  # type: ignore[attr-defined]
+    host = main.get_command(click.Context(main), "host")  # loaded when named
+    apply_host = host.commands["apply"]  # type: ignore[union-attr]
     assert "report.json_text(" in inspect.getsource(apply_host.callback)
     wanted = set(runs) | {"host apply"}
     assert wanted == _json_commands(main), "a command with --format json is not tried here"
