@@ -20,7 +20,8 @@ from pathlib import Path
 import dns.rrset
 import structlog
 
-from reconciler.apply.served import OnPrimary, Presence, survey
+from reconciler.apply.dynamic import held_records, with_records
+from reconciler.apply.served import OnPrimary, Presence, file_serial, survey
 from reconciler.atomic import write_atomic
 from reconciler.bind import probe
 from reconciler.bind.catalog import CATALOG, catalog_zone_text
@@ -76,7 +77,15 @@ class Deployer:
         are not held by named (added, or not loaded), so their old journals go first.
         """
         self.host.zone_dir.mkdir(parents=True, exist_ok=True)
+        # A dynamic zone named holds is written frozen, after the include (apply/dynamic.py).
+        dynamic = {
+            name
+            for name in zones
+            if self.config.dynamic.of(name) and name not in added and name not in fresh
+        }
         for name, zone in sorted(zones.items()):
+            if name in dynamic:
+                continue
             path = zone_file(self.host, name)
             if name in fresh:
                 self._set_aside(path, name, "named does not hold the zone")
@@ -92,7 +101,9 @@ class Deployer:
                 path.unlink(missing_ok=True)
                 discard_journal(path)
                 self.log.info("zone removed", zone=name, stage="write")
-            for name in sorted(set(zones) - set(added)):
+            for name in sorted(dynamic):
+                self._write_frozen(name, zones[name])
+            for name in sorted(set(zones) - set(added) - dynamic):
                 self.rndc.reload(name)
                 self.log.info("zone reload requested", zone=name, stage="reload")
         except BindError:
@@ -100,9 +111,55 @@ class Deployer:
             # either way no zone file is left newer than its journal for named to trip on.
             for name, zone in zones.items():
                 path = zone_file(self.host, name)
+                if name in dynamic:
+                    continue  # its journal holds what clients added: named keeps it
                 if not journal_fits(path, zone.serial):
                     self._set_aside(path, name, "rndc failed after the zone was written")
             raise
+
+    def _write_frozen(self, name: str, zone: CanonicalZone) -> None:
+        """Freeze the dynamic zone, write git's content with the records its clients added,
+        thaw it. A client's update that moved the serial past `zone`'s since the primary
+        was asked makes this a temporary failure: the retry plans past it."""
+        rules = self.config.dynamic.of(name)
+        assert rules is not None
+        path = zone_file(self.host, name)
+        self.rndc.freeze(name)
+        try:
+            self._wait_dumped(name, path)
+            held, serial = held_records(path, rules)
+            if not is_newer(zone.serial, serial):
+                raise BindError(
+                    f"{name}: a dynamic update moved the serial to {serial} during the "
+                    f"reconcile (planned {zone.serial}); trying again"
+                )
+            write_atomic(path, with_records(zone, held).text())
+            self.log.info(
+                "zone written",
+                zone=name,
+                serial=zone.serial,
+                dynamic_records=len(held),
+                stage="write",
+            )
+        finally:
+            self.rndc.thaw(name)
+        self.log.info("zone thawed", zone=name, stage="reload")
+
+    def _wait_dumped(self, name: str, path: Path) -> None:
+        """named writes a frozen zone's file after `rndc freeze` returns: wait until the file
+        has the serial named serves, and no dump of named's is under way beside it."""
+        primary = self.config.primary
+        end = time.monotonic() + self.host.primary_deadline
+        while True:
+            live = probe.soa_serial(
+                primary.address, primary.port, name, timeout=self.host.query_timeout
+            )
+            dumping = any(path.parent.glob(f"{path.name}-*"))
+            if live is not None and file_serial(path) == live and not dumping:
+                return
+            if time.monotonic() >= end:
+                raise BindError(f"{name}: named did not write the frozen zone to {path}")
+            time.sleep(0.05)
 
     def _set_aside(self, path: Path, zone: str, why: str) -> None:
         gone = discard_journal(path)
@@ -121,6 +178,8 @@ class Deployer:
             self.host.transfer_key_file if self.host.include_key else None,
             self.config.dnssec,
             self.host.keys,
+            self.config.dynamic,
+            self.host.update_key_file,
         )
 
     def catalog_now(self) -> OnPrimary:

@@ -23,6 +23,7 @@ import git
 import structlog
 
 from reconciler.apply.deploy import Deployer, zone_file
+from reconciler.apply.dynamic import without_dynamic
 from reconciler.apply.refusal import refusal
 from reconciler.apply.served import (
     OnPrimary,
@@ -46,7 +47,7 @@ from reconciler.bind.rndc import Rndc
 from reconciler.check.inspect import Inspection, inspect, read_config, zones_touched
 from reconciler.config.host import HostConfig
 from reconciler.config.repo import RepoConfig
-from reconciler.errors import BindError, Problem
+from reconciler.errors import BindError, ConfigError, Problem
 from reconciler.model.dnssec import breaking_ds
 from reconciler.model.names import zone_name_problem
 from reconciler.model.outcome import Note, Outcome, Status
@@ -241,7 +242,7 @@ def _validate(run: _Run, head: Inspection) -> Outcome | None:
     if not head.ok:
         first = head.errors[0] if head.errors else None
         return _refuse(run, Status.INVALID, f"invalid: {first}", head.problems)
-    mismatch = _key_mismatch(run.host, head.config)
+    mismatch = _key_mismatch(run.host, head.config) or _update_keys_missing(run.host, head.config)
     if mismatch:
         return _refuse(run, Status.INVALID, f"invalid: {mismatch}")
     return None
@@ -257,6 +258,19 @@ def _key_mismatch(host: HostConfig, config: RepoConfig) -> str | None:
         f"reconciler.toml: [transfer] tsig_key is '{wanted}' but {host.transfer_key_file} "
         f"holds the key '{held}'"
     )
+
+
+def _update_keys_missing(host: HostConfig, config: RepoConfig) -> str | None:
+    """Every key of reconciler.toml's [dynamic] must be in daemon.toml's [dynamic] key_file."""
+    for dynamic in config.dynamic.zones:
+        where = f"reconciler.toml: [dynamic.\"{dynamic.zone}\"] key '{dynamic.key}'"
+        if host.update_key_file is None:
+            return f"{where}: daemon.toml has no [dynamic] key_file holding it"
+        try:
+            read_key_file(host.update_key_file, dynamic.key)
+        except ConfigError as exc:
+            return f"{where}: {exc}"
+    return None
 
 
 # --- the last good state, the plan, the repairs -------------------------------------------------
@@ -305,6 +319,7 @@ def _last_good(run: _Run, zone: str, found: OnPrimary | None) -> CanonicalZone |
         source = "the zone file on the primary"
     else:
         return None
+    copy = without_dynamic(copy, run.repo_config.dynamic)  # what clients added is not git's
     path.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(path, copy.text())
     if zone not in run.state.zones:

@@ -18,6 +18,7 @@ from reconciler.bind.catalog import CATALOG, GENERATED
 from reconciler.config.repo import Server
 from reconciler.errors import ConfigError
 from reconciler.model.dnssec import NONE, Dnssec
+from reconciler.model.dynamic import Dynamic, DynamicZone
 from reconciler.model.names import KEY_NAME, checked_zone_name, zone_name_problem
 
 _UNSAFE_IN_STRING = re.compile(r'["\\\x00-\x1f\x7f]')
@@ -63,8 +64,23 @@ def _signing(policy: str, key_directory: Path | None) -> list[str]:
     return lines
 
 
+def _update_policy(dynamic: DynamicZone | None) -> list[str]:
+    """The zone's `update-policy`: the dynamic key may change its names and types, no more."""
+    if dynamic is None:
+        return []
+    key = _key_name(dynamic.key)
+    types = " ".join(dynamic.types)
+    grants = [f'\t\tgrant "{key}" name {name} {types};' for name in dynamic.names]
+    return ["\tupdate-policy {", *grants, "\t};"]
+
+
 def _primary_zone(
-    name: str, file: Path, notify_to: list[str], key_name: str, signing: Sequence[str] = ()
+    name: str,
+    file: Path,
+    notify_to: list[str],
+    key_name: str,
+    signing: Sequence[str] = (),
+    dynamic: DynamicZone | None = None,
 ) -> str:
     lines = [
         f"zone {quote(name, 'zone name')} {{",
@@ -72,6 +88,7 @@ def _primary_zone(
         f"\tfile {quote(file, 'zone file')};",
         *signing,
         f'\tallow-transfer {{ key "{key_name}"; }};',
+        *_update_policy(dynamic),
     ]
     if notify_to:
         lines += ["\tnotify explicit;", f"\talso-notify {{ {' '.join(notify_to)} }};"]
@@ -89,8 +106,13 @@ def primary_include(
     key_file: Path | None = None,
     dnssec: Dnssec | None = None,
     key_directory: Path | None = None,
+    dynamic: Dynamic | None = None,
+    update_key_file: Path | None = None,
 ) -> str:
     """The include file for the primary's named.conf: every zone and the catalog zone.
+
+    With `dynamic`, each zone it names gets an `update-policy` granting its key exactly its
+    names and types; `update_key_file` (the file that holds those keys) is then included.
 
     With `dnssec`, each zone it signs gets its `dnssec-policy` (the repo's policies are
     written as top-level statements first), `inline-signing yes` and `key_directory`.
@@ -117,11 +139,17 @@ def primary_include(
     ]
     if key_file is not None:
         parts.append(f"include {quote(key_file, 'key file')};")
+    dynamic = dynamic or Dynamic()
+    wanted = update_key_file is not None and update_key_file != key_file
+    if update_key_file is not None and wanted and any(dynamic.of(name) for name in names):
+        parts.append(f"include {quote(update_key_file, 'update key file')};")
     dnssec = dnssec or Dnssec()
     parts += [policy.statement() for policy in dnssec.used(set(names))]
     for name in sorted(names):
         signing = _signing(dnssec.policy_name(name), key_directory)
-        parts.append(_primary_zone(name, names[name], notify_to, key_name, signing))
+        parts.append(
+            _primary_zone(name, names[name], notify_to, key_name, signing, dynamic.of(name))
+        )
     parts.append(
         "// The catalog zone (RFC 9432): secondaries learn the zones above from it.\n"
         + _primary_zone(CATALOG, Path(catalog_file), notify_to, key_name)

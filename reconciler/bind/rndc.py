@@ -53,6 +53,15 @@ class Rndc:
         """`rndc reconfig`: read named.conf again; loads added zones and drops removed ones."""
         return self._run("reconfig")
 
+    def freeze(self, zone: str) -> str:
+        """`rndc freeze ZONE`: named writes a dynamic zone's journal into its file and takes
+        no update until `thaw`."""
+        return self._run("freeze", checked_zone_name(zone))
+
+    def thaw(self, zone: str) -> str:
+        """`rndc thaw ZONE`: named loads the frozen zone's file again and takes updates."""
+        return self._run("thaw", checked_zone_name(zone))
+
     def notify(self, zone: str) -> str:
         """`rndc notify ZONE`: send NOTIFY for the zone to its secondaries again."""
         return self._run("notify", checked_zone_name(zone))

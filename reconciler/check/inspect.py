@@ -24,6 +24,7 @@ from reconciler.check import mail
 from reconciler.check import rules as checks
 from reconciler.check.checkzone import check_zones
 from reconciler.check.dnssec import policy_problems, signed_limits
+from reconciler.check.dynamic import dynamic_in_git
 from reconciler.check.expansion import HOST_LIMIT, REPO_LIMIT
 from reconciler.check.limits import load_limits
 from reconciler.check.locate import Locator, zone_folder
@@ -177,6 +178,7 @@ def inspect(
         for checked_zone in valid:
             problems += load_limits(checked_zone, limits.of(checked_zone.text.name))
         problems += mail.run(valid)
+        problems += dynamic_in_git(valid, config.dynamic)
         checked = {z.text.name for z in valid}
         problems, waived = apply_waivers(problems, config.waivers, set(paths), checked)
     return Inspection(

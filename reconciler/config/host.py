@@ -80,6 +80,8 @@ class HostConfig:
     # Servers of the parent zones, asked whether they hold a zone's DS before a change that
     # would break it (signing off, an algorithm change); none: the DS cannot be checked
     ds_parents: tuple[tuple[str, int], ...] = ()
+    # The TSIG keys of reconciler.toml's [dynamic] (RFC 2136 clients); the include includes it
+    update_key_file: Path | None = None
     source: Path | None = None  # the daemon.toml this came from
 
     @property
@@ -114,6 +116,7 @@ _SCHEMA: dict[str, dict[str, Any]] = {
     },
     "check": {"max_records": int},
     "dnssec": {"key_directory": str, "parents": list},
+    "dynamic": {"key_file": str},
     "daemon": {
         "debounce": (int, float),
         "recheck_interval": (int, float),
@@ -227,6 +230,7 @@ def parse_host_config(text: str, file: str, base: Path) -> HostConfig:
         max_records=data.get("check", {}).get("max_records", HostConfig.max_records),
         key_directory=optional("dnssec", "key_directory"),
         ds_parents=parents,
+        update_key_file=optional("dynamic", "key_file"),
     )
 
 

@@ -16,6 +16,8 @@ from typing import Any, Literal
 
 from reconciler.config.dnssec import TABLE as DNSSEC
 from reconciler.config.dnssec import parse_dnssec
+from reconciler.config.dynamic import TABLE as DYNAMIC
+from reconciler.config.dynamic import parse_dynamic
 from reconciler.config.tomlfile import (
     check_types,
     key_line,
@@ -27,6 +29,7 @@ from reconciler.config.waivers import TABLE as WAIVE
 from reconciler.config.waivers import Waiver, parse_waivers
 from reconciler.errors import Problem, ValidationError
 from reconciler.model.dnssec import Dnssec
+from reconciler.model.dynamic import Dynamic
 from reconciler.model.limits import LoadLimits
 from reconciler.model.names import DEFAULT_KEY_NAME, KEY_NAME
 from reconciler.model.plan import Safety
@@ -60,6 +63,7 @@ class RepoConfig:
     variables: dict[str, Any] = field(default_factory=dict)
     waivers: tuple[Waiver, ...] = ()
     dnssec: Dnssec = Dnssec()  # which policy signs each zone ([dnssec])
+    dynamic: Dynamic = Dynamic()  # names an RFC 2136 client may update ([dynamic])
 
     @property
     def servers(self) -> tuple[Server, ...]:
@@ -69,7 +73,7 @@ class RepoConfig:
 DEFAULT = RepoConfig(primary=Server("primary", "127.0.0.1"))
 
 _TOP = {"primary", "secondary", "transfer", "serial", "safety", "limits", "zones", "vars"}
-_TOP |= {WAIVE, DNSSEC}
+_TOP |= {WAIVE, DNSSEC, DYNAMIC}
 _SERVER = {"name": str, "address": str, "port": int}
 _TABLES: dict[str, dict[str, type | tuple[type, ...]]] = {
     "transfer": {"tsig_key": str, "algorithm": str},
@@ -244,6 +248,12 @@ def _dnssec(doc: _Doc, data: dict[str, Any]) -> Dnssec:
     return dnssec
 
 
+def _dynamic(doc: _Doc, data: dict[str, Any]) -> Dynamic:
+    dynamic, found = parse_dynamic(doc.text, doc.file, data.get(DYNAMIC, {}))
+    doc.problems += found
+    return dynamic
+
+
 def parse_repo_config(text: str, file: str = CONFIG_FILE) -> RepoConfig:
     """Parse and validate reconciler.toml; raise ValidationError with every problem."""
     try:
@@ -266,6 +276,7 @@ def parse_repo_config(text: str, file: str = CONFIG_FILE) -> RepoConfig:
         variables=_variables(doc, data),
         waivers=_waivers(doc, data),
         dnssec=_dnssec(doc, data),
+        dynamic=_dynamic(doc, data),
     )
     if doc.problems or primary is None:
         raise ValidationError(doc.problems)
