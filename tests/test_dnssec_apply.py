@@ -5,15 +5,18 @@ DNSKEYs."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import git
 import pytest
+from click.testing import CliRunner
 
 from reconciler.apply.state import good_copy
 from reconciler.bind import probe
 from reconciler.bind.dnssec import signature, zone_keys
+from reconciler.cli.main import main
 from reconciler.devtools import demo
 from reconciler.model.serial import is_newer
 from tests.test_apply import WWW, ZONE, Deployment
@@ -132,3 +135,23 @@ def test_a_lost_good_copy_of_a_signed_zone_is_rebuilt_without_the_signatures(
 
 def _records(text: str) -> set[str]:
     return {" ".join(line.split()) for line in text.splitlines() if line}
+
+
+def test_dnssec_status_names_the_keys_their_ds_and_the_next_step(deployment: Deployment) -> None:
+    _sign(deployment)
+    result = CliRunner().invoke(main, ["dnssec", "status", "--config", deployment.config])
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    assert out.startswith("example.com: dnssec-policy default\n"), out
+    key = re.search(
+        r"^  key (\d+) CSK ECDSAP256SHA256: goal omnipresent, dnskey (\w+), ", out, re.M
+    )
+    assert key, out
+    assert f"    DS: example.com. IN DS {key[1]} 13 2 " in out
+    # A new key: BIND publishes the DNSKEY first; the DS is the operator's step after it.
+    assert "  next: wait: the DNSKEY of key" in out or "  next: publish the DS at the" in out
+    assert "example.net" not in out  # not signed
+
+    code, status = deployment.run("status")
+    signed = {z["zone"]: z["signed"] for z in status["zones"]}
+    assert signed == {"example.com": True, "example.net": False}

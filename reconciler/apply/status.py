@@ -33,6 +33,7 @@ class ZoneStatus:
     zone: str
     recorded: int  # the serial the reconciler last served
     serials: dict[str, int | None]  # server name -> serial it answers (None: no answer)
+    signed: bool = False  # signed inline: the servers answer the signed zone's serial
 
     @property
     def lagging(self) -> list[str]:
@@ -90,6 +91,7 @@ def gather(host: HostConfig) -> Overview:
     for (zone, server), serial in zip(asks, answers, strict=True):
         serials.setdefault(zone, {})[server.name] = serial
     zones = tuple(
-        ZoneStatus(z, state.zones[z].serial, serials.get(z, {})) for z in sorted(state.zones)
+        ZoneStatus(z, state.zones[z].serial, serials.get(z, {}), config.dnssec.signed(z))
+        for z in sorted(state.zones)
     )
     return Overview(state.last_applied, state.last_attempted, servers, zones, state.last_failure)

@@ -70,6 +70,10 @@ class Rndc:
         """`rndc zonestatus ZONE`: named's view of the zone (serial, files, load state)."""
         return self._run("zonestatus", checked_zone_name(zone))
 
+    def dnssec_status(self, zone: str) -> str:
+        """`rndc dnssec -status ZONE`: the zone's policy and each key's states."""
+        return self._run("dnssec", "-status", checked_zone_name(zone))
+
     def status(self) -> str:
         """`rndc status`: is named up, how many zones."""
         return self._run("status")

@@ -7,13 +7,14 @@ the markdown plan is what CI posts as a pull-request comment.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from reconciler.model.plan import ALLOW_TRAILER, Change, Plan, ZonePlan
 from reconciler.version import VERSION
 
 if TYPE_CHECKING:  # types only: `check` in the pre-receive hook must not import the daemon's
+    from reconciler.apply.keys import ZoneSigning
     from reconciler.apply.status import Overview
     from reconciler.check.inspect import Inspection
     from reconciler.devtools.demo import Demo
@@ -295,7 +296,7 @@ def status_text(status: Overview) -> str:
         "servers: " + ", ".join(f"{s.name} ({s.role}) {s.address}:{s.port}" for s in status.servers)
     )
     names = [s.name for s in status.servers]
-    width = max([len(z.zone) for z in status.zones] + [4])
+    width = max([len(z.zone) + 1 for z in status.zones] + [4])
     lines.append(f"{'zone':<{width}}  {'served':>10}  " + "  ".join(f"{n:>10}" for n in names))
     for zone in status.zones:
         cells = []
@@ -303,7 +304,13 @@ def status_text(status: Overview) -> str:
             serial = zone.serials.get(name)
             cell = "-" if serial is None else str(serial)
             cells.append(f"{cell + ('!' if name in zone.lagging else ''):>10}")
-        lines.append(f"{zone.zone:<{width}}  {zone.recorded:>10}  " + "  ".join(cells))
+        name = zone.zone + ("*" if zone.signed else "")
+        lines.append(f"{name:<{width}}  {zone.recorded:>10}  " + "  ".join(cells))
+    if any(zone.signed for zone in status.zones):
+        lines.append(
+            "* signed inline: served is the unsigned serial; the servers answer the signed "
+            "zone's (BIND moves it on its own)"
+        )
     lines.append(
         "converged" if status.converged else "NOT converged (! = lagging or not answering)"
     )
@@ -312,6 +319,24 @@ def status_text(status: Overview) -> str:
             f"last failure: {status.last_failure.get('commit', '')[:12]}: "
             f"{status.last_failure.get('reason')}"
         )
+    return "\n".join(lines)
+
+
+def dnssec_status_text(zones: Sequence[ZoneSigning]) -> str:
+    """`reconciler dnssec status`: per signed zone its keys, their DS and the next step."""
+    if not zones:
+        return "no signed zone deployed ([dnssec] in reconciler.toml)"
+    lines = []
+    for zone in zones:
+        lines.append(f"{zone.keys.zone}: dnssec-policy {zone.keys.policy}")
+        if zone.problem:
+            lines.append(f"  problem: {zone.problem}")
+        for key in zone.keys.keys:
+            states = ", ".join(f"{what} {state}" for what, state in key.states.items())
+            lines.append(f"  key {key.tag} {key.role} {key.algorithm}: {states}")
+            if key.tag in zone.ds:
+                lines.append(f"    DS: {zone.ds[key.tag]}")
+        lines.append(f"  next: {zone.next}")
     return "\n".join(lines)
 
 
