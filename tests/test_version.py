@@ -61,6 +61,7 @@ def test_every_json_output_and_the_metrics_carry_the_version(site: Site) -> None
         "install-hooks": ["install-hooks", str(bare)],
         "nudge": ["nudge", "--config", config],
         "doctor": ["doctor", "--config", config, "--timeout", "0.5"],
+        "dnssec status": ["dnssec", "status", "--config", config],
         "host audit": ["host", "audit", "--config", config, "--policy", f"{clone}/host"],
         "host plan": ["host", "plan", "--config", config, "--policy", f"{clone}/host"],
         "import": [
