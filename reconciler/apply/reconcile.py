@@ -15,6 +15,7 @@ environment. Called by `apply` and `rollback` in cli/main.py, and by the daemon.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from contextlib import nullcontext, suppress
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -70,6 +71,7 @@ class _Run:
     log: structlog.stdlib.BoundLogger
     config: RepoConfig | None = None
     deployer: Deployer | None = None
+    restore: frozenset[str] = frozenset()  # zones to write again whatever the primary says
 
     @property
     def deploy(self) -> Deployer:
@@ -103,16 +105,21 @@ def apply(
     allow_non_descendant: bool = False,
     now: datetime | None = None,
     lock: bool = True,
+    restore: Collection[str] = (),
 ) -> Outcome:
     """Reconcile the primary and its secondaries to `rev` (default: the branch head).
 
     `lock=False` when the caller (the daemon) already holds the state folder's lock.
+    `restore`: zones the primary serves otherwise than their last good state (drift,
+    apply/drift.py): written again with a serial past the served one, as an attempt cut
+    short would be, even when named's serial still matches the state's.
     """
     repo = open_repo(host.repo)
     target = resolve(repo, rev or host.branch).hexsha
     log = structlog.get_logger().bind(commit=target[:12])
     with locked(host.state_dir) if lock else nullcontext():
         run = _Run(host, repo, target, load_state(host.state_dir), now or datetime.now(UTC), log)
+        run.restore = frozenset(restore)
         outcome = _apply(run, allow_unsafe, allow_non_descendant or host.allow_non_descendant)
     log.info("reconcile finished", status=outcome.status.value, reason=outcome.reason)
     return outcome
@@ -209,7 +216,7 @@ def _deployable(name: str) -> bool:
 
 def _unsettled(run: _Run, found: OnPrimary | None) -> bool:
     """The primary does not serve the zone's last good state from its file as it is."""
-    if found is None or not found.in_step:
+    if found is None or not found.in_step or found.zone in run.restore:
         return True
     recorded = run.state.zones.get(found.zone)
     return recorded is not None and recorded.serial != found.live

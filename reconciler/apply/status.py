@@ -2,7 +2,8 @@
 
 Reads the state file and reconciler.toml at the deployed commit, asks the
 primary and each secondary for each zone's SOA serial (in parallel, short
-timeouts: a dead server is an answer), and returns a `Status` value.
+timeouts: a dead server is an answer), adds the daemon's last drift report
+(apply/drift.py), and returns an `Overview` value.
 Called by cli/main.py (and the daemon's metrics).
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 
+from reconciler.apply.drift import DriftReport, load_drift
 from reconciler.apply.state import load_state
 from reconciler.bind import probe
 from reconciler.check.inspect import read_config
@@ -53,6 +55,7 @@ class Overview:
     servers: tuple[ServerInfo, ...]
     zones: tuple[ZoneStatus, ...]
     last_failure: dict[str, str] | None
+    drift: DriftReport | None = None  # the daemon's last comparison of served and applied
 
     @property
     def converged(self) -> bool:
@@ -66,6 +69,7 @@ class Overview:
             "servers": [asdict(s) for s in self.servers],
             "zones": [{**asdict(z), "lagging": z.lagging} for z in self.zones],
             "last_failure": self.last_failure,
+            "drift": self.drift.to_dict() if self.drift else None,
         }
 
 
@@ -94,4 +98,11 @@ def gather(host: HostConfig) -> Overview:
         ZoneStatus(z, state.zones[z].serial, serials.get(z, {}), config.dnssec.signed(z))
         for z in sorted(state.zones)
     )
-    return Overview(state.last_applied, state.last_attempted, servers, zones, state.last_failure)
+    return Overview(
+        state.last_applied,
+        state.last_attempted,
+        servers,
+        zones,
+        state.last_failure,
+        load_drift(host.state_dir),
+    )

@@ -14,6 +14,7 @@ from reconciler.model.plan import ALLOW_TRAILER, Change, Plan, ZonePlan
 from reconciler.version import VERSION
 
 if TYPE_CHECKING:  # types only: `check` in the pre-receive hook must not import the daemon's
+    from reconciler.apply.drift import DriftReport
     from reconciler.apply.keys import ZoneSigning
     from reconciler.apply.status import Overview
     from reconciler.check.inspect import Inspection
@@ -319,6 +320,7 @@ def status_text(status: Overview) -> str:
             f"last failure: {status.last_failure.get('commit', '')[:12]}: "
             f"{status.last_failure.get('reason')}"
         )
+    lines += drift_text(status.drift)
     return "\n".join(lines)
 
 
@@ -338,6 +340,23 @@ def dnssec_status_text(zones: Sequence[ZoneSigning]) -> str:
                 lines.append(f"    DS: {zone.ds[key.tag]}")
         lines.append(f"  next: {zone.next}")
     return "\n".join(lines)
+
+
+def drift_text(drift: DriftReport | None) -> list[str]:
+    """The daemon's last drift check: each drifted zone with its diff."""
+    if drift is None:
+        return []
+    if not drift.drifted:
+        lines = [f"drift: none (checked {drift.checked_at})"]
+    else:
+        lines = [f"DRIFT (checked {drift.checked_at}): the primary serves what git does not say"]
+    for zone in drift.drifted:
+        lines.append(f"  {zone.summary()}")
+        lines += [f"    {line}" for line in zone.diff]
+        if zone.more:
+            lines.append(f"    and {zone.more} more")
+    lines += [f"  not compared: {item}" for item in drift.unread]
+    return lines
 
 
 def demo_text(sandbox: Demo) -> str:

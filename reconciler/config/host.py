@@ -25,6 +25,8 @@ HostMode = Literal["off", "audit", "enforce"]
 HOST_MODES: tuple[HostMode, ...] = ("off", "audit", "enforce")
 ServiceManager = Literal["auto", "systemd", "direct"]
 SERVICE_MANAGERS: tuple[ServiceManager, ...] = ("auto", "systemd", "direct")
+DriftAction = Literal["report", "restore"]  # what the daemon does when named serves other content
+DRIFT_ACTIONS: tuple[DriftAction, ...] = ("report", "restore")
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,8 @@ class HostConfig:
     ds_parents: tuple[tuple[str, int], ...] = ()
     # The TSIG keys of reconciler.toml's [dynamic] (RFC 2136 clients); the include includes it
     update_key_file: Path | None = None
+    drift_interval: float = 300.0  # seconds between two comparisons of served and applied; 0: off
+    drift_action: DriftAction = "report"
     source: Path | None = None  # the daemon.toml this came from
 
     @property
@@ -117,6 +121,7 @@ _SCHEMA: dict[str, dict[str, Any]] = {
     "check": {"max_records": int},
     "dnssec": {"key_directory": str, "parents": list},
     "dynamic": {"key_file": str},
+    "drift": {"interval": (int, float), "action": str},
     "daemon": {
         "debounce": (int, float),
         "recheck_interval": (int, float),
@@ -182,6 +187,11 @@ def parse_host_config(text: str, file: str, base: Path) -> HostConfig:
         if isinstance(data.get(table, {}), dict) and key not in data.get(table, {}):
             problems.append(Problem(file, f"[{table}] needs '{key}'"))
     parents = _parents(text, file, data.get("dnssec", {}), problems)
+    drift = data.get("drift", {})
+    if isinstance(drift, dict) and drift.get("action", "report") not in DRIFT_ACTIONS:
+        where = key_line(text, "drift", "action")
+        choices = " or ".join(f'"{a}"' for a in DRIFT_ACTIONS)
+        problems.append(Problem(file, f"[drift] action must be {choices}", where))
     host_table = data.get("host", {})
     if isinstance(host_table, dict) and not problems:
         problems += _host_values(text, file, host_table)
@@ -231,6 +241,10 @@ def parse_host_config(text: str, file: str, base: Path) -> HostConfig:
         key_directory=optional("dnssec", "key_directory"),
         ds_parents=parents,
         update_key_file=optional("dynamic", "key_file"),
+        drift_interval=float(drift.get("interval", HostConfig.drift_interval)),
+        drift_action=next(
+            a for a in DRIFT_ACTIONS if a == drift.get("action", HostConfig.drift_action)
+        ),
     )
 
 

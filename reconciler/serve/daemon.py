@@ -10,9 +10,10 @@ outcome or an error (hold the commit, retry after a backoff, health) is
 decided by the pure functions of serve/decide.py. The state folder's lock is
 held for the daemon's life: a second daemon on the same state refuses to
 start. /healthz, /metrics and /nudge are served over HTTP (serve/metrics.py);
-systemd is told READY, STATUS and WATCHDOG. SIGHUP re-reads daemon.toml and
-releases a held commit; SIGTERM lets the current reconcile finish, then exits.
-Called by `reconciler run` in cli/main.py.
+systemd is told READY, STATUS and WATCHDOG. At start and every `[drift] interval` the
+primary's zones are compared with the last applied content (serve/driftcheck.py).
+SIGHUP re-reads daemon.toml and releases a held commit; SIGTERM lets the current
+reconcile finish, then exits. Called by `reconciler run` in cli/main.py.
 """
 
 from __future__ import annotations
@@ -32,13 +33,15 @@ from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver
 
 from reconciler.apply import reconcile, recover
+from reconciler.apply.drift import drift_notes
+from reconciler.apply.served import AXFR_TIMEOUT
 from reconciler.apply.state import State, StateError, load_state, locked
 from reconciler.apply.status import gather
 from reconciler.bind import probe
 from reconciler.bind.catalog import CATALOG
 from reconciler.config.host import HostConfig, load_host_config
 from reconciler.errors import ReconcilerError
-from reconciler.serve import decide
+from reconciler.serve import decide, driftcheck
 from reconciler.serve.metrics import HttpServer, Metrics
 from reconciler.source.repo import open_repo, resolve
 
@@ -89,6 +92,8 @@ class Daemon:
         self.lagging: tuple[str, ...] = ()  # secondaries behind, as the last look found them
         self.state_problem: str | None = None  # the state file was rebuilt: until a reconcile
         self._beat = time.monotonic()  # the worker's last turn of the loop (for the watchdog)
+        self._drift_due = 0.0  # when the next drift check is due (monotonic): at start
+        self.drift: tuple[str, ...] = ()  # drifted zones, as the last drift check found them
 
     def _backoff(self) -> decide.Backoff:
         return decide.Backoff(self.host.backoff_initial, self.host.backoff_max)
@@ -157,6 +162,7 @@ class Daemon:
                 self._reload()
             self._fetch()
             self._once()
+            self._check_drift()
 
     def _sleep_for(self) -> float:
         waits = [self.host.recheck_interval]
@@ -164,6 +170,8 @@ class Daemon:
             waits.append(self.memory.retry_in(time.monotonic()))
         if self.host.repo_url:
             waits.append(self.host.fetch_interval)
+        if self.host.drift_interval > 0:
+            waits.append(max(self._drift_due - time.monotonic(), 0.0))
         return min(waits)
 
     def _debounce(self) -> None:
@@ -272,7 +280,22 @@ class Daemon:
         address, port = primary
         timeout = self.host.query_timeout
         answers = probe.soa_serial(address, port, CATALOG, timeout=timeout) is not None
-        return decide.health(self.memory, answers, self.lagging, self.state_problem)
+        return decide.health(self.memory, answers, self.lagging, self.state_problem, self.drift)
+
+    def _check_drift(self) -> None:
+        """At start and every [drift] interval: served against applied; never raises."""
+        now = time.monotonic()
+        if self.host.drift_interval <= 0 or now < self._drift_due:
+            return
+        self._drift_due = now + self.host.drift_interval
+        try:
+            report = driftcheck.check(self.host, self.log)
+        except Exception as exc:  # the daemon lives on; the next check tries again
+            error = str(exc) if isinstance(exc, ReconcilerError) else decide.describe(exc)
+            self.log.warning("drift check failed", error=error, stage="drift")
+            return
+        self._refresh_metrics()  # /metrics before /healthz: whoever sees one sees the other
+        self.drift = drift_notes(report)
 
     def _refresh_metrics(self) -> None:
         self.metrics.backoff.set(self.memory.retry_in(time.monotonic()))
@@ -302,14 +325,12 @@ class Daemon:
                 self.log.error("the worker is stuck; letting systemd's watchdog act")
 
     def _longest_turn(self) -> float:
-        """How long one turn of the loop may take: a wait, a fetch and a whole reconcile."""
+        """How long one turn of the loop may take: a wait, a fetch and a whole reconcile,
+        and a drift check (transfers, and a restoring reconcile) when it is on."""
         host = self.host
-        return (
-            max(host.recheck_interval, host.fetch_interval)
-            + host.primary_deadline
-            + host.deadline
-            + 120
-        )
+        reconcile_time = host.primary_deadline + host.deadline
+        drift = AXFR_TIMEOUT + reconcile_time if host.drift_interval > 0 else 0
+        return max(host.recheck_interval, host.fetch_interval) + reconcile_time + drift + 120
 
     # --- the repo -------------------------------------------------------------------------
 

@@ -162,16 +162,22 @@ def describe(error: BaseException) -> str:
 
 
 def health(
-    memory: Memory, primary_answers: bool, lagging: tuple[str, ...], state_problem: str | None
+    memory: Memory,
+    primary_answers: bool,
+    lagging: tuple[str, ...],
+    state_problem: str | None,
+    drift: tuple[str, ...] = (),
 ) -> tuple[bool, str]:
     """/healthz: ok only when named answers, the state is sound, the last reconcile
-    succeeded and no secondary lags; otherwise every reason, most urgent first."""
+    succeeded, no secondary lags and the primary serves git's content (no drift);
+    otherwise every reason, most urgent first."""
     reasons = [] if primary_answers else ["named does not answer on the primary"]
     if state_problem:
         reasons.append(state_problem)
     if not memory.healthy:
         reasons.append(memory.reason)
     reasons += [f"secondary lags: {item}" for item in lagging]
+    reasons += [f"drift: {item}" for item in drift]
     return (False, "; ".join(reasons)) if reasons else (True, "ok")
 
 

@@ -82,6 +82,12 @@ class Metrics:
             ["zone", "server"],
             registry=r,
         )
+        self.drift = Gauge(
+            "reconciler_zone_drift",
+            "1 when the primary serves a zone otherwise than git's content last applied.",
+            ["zone"],
+            registry=r,
+        )
         self.named_up = Gauge("reconciler_named_up", "1 when the primary answers.", registry=r)
         self.backoff = Gauge(
             "reconciler_backoff_seconds", "Time until the next retry after a failure.", registry=r
@@ -127,6 +133,11 @@ class Metrics:
                 self.lagging.labels(zone.zone, server).set(1 if behind else 0)
                 self.lag.labels(zone.zone, server).set(now - since if since else 0)
         self.named_up.set(1 if up or not status.zones else 0)
+        self.drift.clear()
+        if status.drift is not None:
+            drifted = {z.zone for z in status.drift.drifted}
+            for name in status.drift.checked:
+                self.drift.labels(name).set(1 if name in drifted else 0)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

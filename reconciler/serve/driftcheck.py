@@ -1,0 +1,81 @@
+"""The daemon's drift check: at start and every `[drift] interval` (daemon.toml).
+
+Compares what the primary serves with the last applied content (apply/drift.py), logs
+each drifted zone with its diff, keeps the report for `status` and /metrics, and with
+`[drift] action = "restore"` serves git's content again: the last applied commit is
+reconciled with the drifted zones written again past the served serial, then compared
+once more. Runs in the daemon's worker, between reconciles (the state lock is held).
+Called by serve/daemon.py.
+"""
+
+from __future__ import annotations
+
+import structlog
+
+from reconciler.apply import reconcile
+from reconciler.apply.drift import (
+    DriftReport,
+    Ignored,
+    find_drift,
+    nothing_ignored,
+    save_drift,
+)
+from reconciler.apply.state import load_state
+from reconciler.bind.keys import read_key_file
+from reconciler.check.inspect import read_config
+from reconciler.config.host import HostConfig
+from reconciler.source.repo import open_repo
+
+
+def check(
+    host: HostConfig, log: structlog.stdlib.BoundLogger, ignored: Ignored = nothing_ignored
+) -> DriftReport | None:
+    """One check (and restore, when asked); None before anything was applied.
+
+    Raises ReconcilerError when the state, the repo or the key cannot be read, or the
+    restoring reconcile fails.
+    """
+    report = _compare(host, log, ignored)
+    if report is None or not report.drifted or host.drift_action != "restore":
+        return report
+    state = load_state(host.state_dir)
+    assert state.last_applied is not None  # _compare found it
+    zones = sorted(z.zone for z in report.drifted)
+    outcome = reconcile.apply(host, state.last_applied, lock=False, restore=zones)
+    log.warning(
+        "drift restored" if outcome.status.healthy else "drift not restored",
+        zones=zones,
+        status=outcome.status.value,
+        served=outcome.served,
+        reason=outcome.reason,
+        stage="drift",
+    )
+    return _compare(host, log, ignored)
+
+
+def _compare(
+    host: HostConfig, log: structlog.stdlib.BoundLogger, ignored: Ignored
+) -> DriftReport | None:
+    state = load_state(host.state_dir)
+    if state.last_applied is None:
+        return None
+    config = read_config(open_repo(host.repo), state.last_applied)[0]
+    key = read_key_file(host.transfer_key_file)
+    report = find_drift(host.state_dir, state, config.primary, key, ignored)
+    save_drift(host.state_dir, report)
+    for zone in report.drifted:
+        log.warning(
+            "drift",
+            zone=zone.zone,
+            applied_serial=zone.applied_serial,
+            served_serial=zone.served_serial,
+            diff=list(zone.diff),
+            more=zone.more,
+            action=host.drift_action,
+            stage="drift",
+        )
+    for item in report.unread:
+        log.warning("drift not checked", error=item, stage="drift")
+    if not report.drifted:
+        log.info("no drift", zones=len(report.checked), stage="drift")
+    return report
