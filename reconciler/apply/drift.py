@@ -24,15 +24,13 @@ from pathlib import Path
 from reconciler.apply.served import served_copy
 from reconciler.apply.state import State, good_copy
 from reconciler.atomic import write_atomic
+from reconciler.bind.dnssec import SIGNING_TYPES
 from reconciler.bind.keys import Key
 from reconciler.config.repo import Server
 from reconciler.errors import ReconcilerError, TransferRefused
 from reconciler.model.zone import CanonicalZone, parse_line
 
 DRIFT_FILE = "drift.json"
-SIGNING_TYPES = frozenset(
-    {"RRSIG", "NSEC", "NSEC3", "NSEC3PARAM", "DNSKEY", "CDS", "CDNSKEY", "TYPE65534"}
-)
 SHOWN = 20  # differing records shown per zone; the rest are counted
 _WORKERS = 4
 

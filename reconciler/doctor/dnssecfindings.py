@@ -129,3 +129,17 @@ def dnssec_findings(zone: str, facts: DnssecFacts | None, options: Options) -> l
     found += _denial(zone, facts)
     found += _cds(zone, facts, due)
     return found
+
+
+def ds_mismatch(facts: DnssecFacts) -> bool | None:
+    """True when a parent serves a DS that matches no KSK/CSK the zone serves (the zone is
+    bogus to validators), False when every DS a parent serves matches one, None when no
+    parent said (none given, none answered, or none holds a DS)."""
+    sep = [k for k in facts.keys if k.signs_keys]
+    verdict: bool | None = None
+    for _endpoint, held in facts.parent_ds:
+        for ds in held or ():
+            if not any(_matches(ds, key) for key in sep):
+                return True
+            verdict = False
+    return verdict

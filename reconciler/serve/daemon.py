@@ -41,7 +41,7 @@ from reconciler.bind import probe
 from reconciler.bind.catalog import CATALOG
 from reconciler.config.host import HostConfig, load_host_config
 from reconciler.errors import ReconcilerError
-from reconciler.serve import decide, driftcheck
+from reconciler.serve import chain, decide, driftcheck
 from reconciler.serve.metrics import HttpServer, Metrics
 from reconciler.source.repo import open_repo, resolve
 
@@ -90,6 +90,7 @@ class Daemon:
         self.reconciles = 0
         self.memory = decide.Memory(self._backoff())
         self.lagging: tuple[str, ...] = ()  # secondaries behind, as the last look found them
+        self.bogus: tuple[str, ...] = ()  # signed zones' broken chains, as the last look found
         self.state_problem: str | None = None  # the state file was rebuilt: until a reconcile
         self._beat = time.monotonic()  # the worker's last turn of the loop (for the watchdog)
         self._drift_due = 0.0  # when the next drift check is due (monotonic): at start
@@ -280,7 +281,9 @@ class Daemon:
         address, port = primary
         timeout = self.host.query_timeout
         answers = probe.soa_serial(address, port, CATALOG, timeout=timeout) is not None
-        return decide.health(self.memory, answers, self.lagging, self.state_problem, self.drift)
+        return decide.health(
+            self.memory, answers, self.lagging, self.state_problem, self.drift, self.bogus
+        )
 
     def _check_drift(self) -> None:
         """At start and every [drift] interval: served against applied; never raises."""
@@ -312,6 +315,13 @@ class Daemon:
             for server in zone.lagging
             if server in secondaries  # the primary not answering is said on its own
         )
+        try:
+            chains = chain.look(self.host, overview)
+        except ReconcilerError as exc:
+            self.log.warning("dnssec look unavailable", error=str(exc))
+            return
+        self.metrics.update_dnssec(chains, tuple(s.name for s in overview.servers))
+        self.bogus = chain.bogus(chains)
 
     def _watchdog(self) -> None:
         usec = os.environ.get("WATCHDOG_USEC")

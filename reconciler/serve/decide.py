@@ -167,10 +167,11 @@ def health(
     lagging: tuple[str, ...],
     state_problem: str | None,
     drift: tuple[str, ...] = (),
+    bogus: tuple[str, ...] = (),
 ) -> tuple[bool, str]:
     """/healthz: ok only when named answers, the state is sound, the last reconcile
-    succeeded, no secondary lags and the primary serves git's content (no drift);
-    otherwise every reason, most urgent first."""
+    succeeded, no secondary lags, the primary serves git's content (no drift) and no
+    signed zone's chain is bogus; otherwise every reason, most urgent first."""
     reasons = [] if primary_answers else ["named does not answer on the primary"]
     if state_problem:
         reasons.append(state_problem)
@@ -178,6 +179,7 @@ def health(
         reasons.append(memory.reason)
     reasons += [f"secondary lags: {item}" for item in lagging]
     reasons += [f"drift: {item}" for item in drift]
+    reasons += list(bogus)
     return (False, "; ".join(reasons)) if reasons else (True, "ok")
 
 

@@ -24,6 +24,7 @@ from prometheus_client import (
 
 from reconciler.apply.status import Overview
 from reconciler.model.outcome import Status
+from reconciler.serve.chain import ZoneChain
 from reconciler.version import VERSION
 
 
@@ -92,6 +93,33 @@ class Metrics:
         self.backoff = Gauge(
             "reconciler_backoff_seconds", "Time until the next retry after a failure.", registry=r
         )
+        self.expiry = Gauge(
+            "reconciler_dnssec_signature_expiry_seconds",
+            "Seconds until the first RRSIG over a signed zone's SOA or DNSKEY set expires, as "
+            "each server serves it (absent: its signatures do not validate).",
+            ["zone", "server"],
+            registry=r,
+        )
+        self.signatures_valid = Gauge(
+            "reconciler_dnssec_signatures_valid",
+            "1 when the server's RRSIGs over a signed zone's SOA and DNSKEY set validate.",
+            ["zone", "server"],
+            registry=r,
+        )
+        self.keys = Gauge(
+            "reconciler_dnssec_keys",
+            "A signed zone's keys by role and the state of each of their records "
+            "(rndc dnssec -status: record is dnskey, ds, zone rrsig or key rrsig).",
+            ["zone", "role", "record", "state"],
+            registry=r,
+        )
+        self.ds_mismatch = Gauge(
+            "reconciler_dnssec_ds_mismatch",
+            "1 when the parent's DS matches no KSK/CSK the zone serves (bogus), 0 when it "
+            "matches (absent: no parent said; daemon.toml [dnssec] parents).",
+            ["zone"],
+            registry=r,
+        )
         self.primary: tuple[str, int] | None = None
         self._lag_since: dict[tuple[str, str], float] = {}
 
@@ -138,6 +166,26 @@ class Metrics:
             drifted = {z.zone for z in status.drift.drifted}
             for name in status.drift.checked:
                 self.drift.labels(name).set(1 if name in drifted else 0)
+
+    def update_dnssec(self, chains: tuple[ZoneChain, ...], servers: tuple[str, ...]) -> None:
+        for gauge in (self.expiry, self.signatures_valid, self.keys, self.ds_mismatch):
+            gauge.clear()
+        for chain in chains:
+            for server in servers:
+                seconds = chain.expiry.get(server)
+                self.signatures_valid.labels(chain.zone, server).set(seconds is not None)
+                if seconds is not None:
+                    self.expiry.labels(chain.zone, server).set(seconds)
+            if chain.ds_mismatch is not None:
+                self.ds_mismatch.labels(chain.zone).set(1 if chain.ds_mismatch else 0)
+            counts: dict[tuple[str, str, str], int] = {}
+            for key in chain.keys.keys if chain.keys else ():
+                for record, state in key.states.items():
+                    if record != "goal":
+                        label = (key.role, record, state)
+                        counts[label] = counts.get(label, 0) + 1
+            for (role, record, state), count in counts.items():
+                self.keys.labels(chain.zone, role, record, state).set(count)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
