@@ -21,7 +21,7 @@ import dns.name
 from reconciler.errors import ConfigError
 
 # A TSIG key's name as named.conf, rndc and reconciler.toml carry it (no trailing dot).
-KEY_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$")
+KEY_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,252}\Z")  # \Z: no newline after
 DEFAULT_KEY_NAME = "transfer-key"  # [transfer] tsig_key when reconciler.toml names none
 DEFAULT_BRANCH = "main"  # the branch the daemon follows when daemon.toml names none
 
