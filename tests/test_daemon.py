@@ -43,6 +43,22 @@ def test_push_reaches_both_secondaries(site: Site) -> None:
     assert (status, body) == (200, "ok\n")
 
 
+def test_a_push_to_an_idle_daemon_is_reconciled_at_once(site: Site) -> None:
+    # Issue 13: a push waited the whole debounce before its reconcile began, a fixed sleep
+    # although the push itself is the event. The debounce gathers only what comes during a
+    # reconcile or within it of the last look an event asked for (the start's, here, before
+    # the hooks' run); the log says how long each reconcile waited to gather.
+    daemon = site.start()
+    wait_until(lambda: site.get("/healthz") == (200, "ok\n"), "the first look, idle")
+    sha = site.push(lambda t: t.replace(WWW, "www     IN A    192.0.2.72"), "Move www")
+    event = daemon.wait_event(
+        lambda e: e.get("event") == "reconciled" and e.get("commit") == sha[:12], "the reconcile"
+    )
+    assert event["status"] == "confirmed"
+    assert event["gathered"] == 0
+    assert a_records(site, "www.example.com") == ["192.0.2.72"]
+
+
 def test_burst_of_pushes_ends_in_the_last_commit_with_few_reconciles(site: Site) -> None:
     # The hooks (the check before, the nudge after) take most of a second per push; without
     # them twenty pushes come in a second or two, the burst this test is about. The ref

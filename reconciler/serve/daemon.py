@@ -70,7 +70,9 @@ class _Nudge(FileSystemEventHandler):
     def on_any_event(self, event: FileSystemEvent) -> None:
         if event.event_type in ("opened", "closed_no_write"):
             return  # a read (ours, resolving the branch) is no push: waking on it would loop
-        path = str(event.src_path)
+        path = str(getattr(event, "dest_path", "") or event.src_path)  # a rename: its target
+        if path.endswith(".lock"):
+            return  # git taking a ref's lock: the ref moves when the lock is renamed onto it
         if "/refs/notes/" in path:
             return  # our own git note on the commit just reconciled
         if "/refs/" in path or path.endswith(("packed-refs", "HEAD", "FETCH_HEAD")):
@@ -87,6 +89,9 @@ class Daemon:
         self._stop = threading.Event()
         self._reread = threading.Event()
         self._first_event: float | None = None  # the first event of the burst not yet handled
+        self._busy = False  # reconciling: events that come now are gathered for the next one
+        self._looked = -float("inf")  # when an event last made the worker look at the head
+        self._gather = False  # the burst's first event came while busy or just after a look
         self.reconciles = 0
         self.memory = decide.Memory(self._backoff())
         self.lagging: tuple[str, ...] = ()  # secondaries behind, as the last look found them
@@ -103,6 +108,7 @@ class Daemon:
 
     def wake(self, why: str) -> None:
         if self._first_event is None:
+            self._gather = self._busy or time.monotonic() - self._looked < self.host.debounce
             self._first_event = time.monotonic()
         self.log.debug("woken", why=why)
         self._wake.set()
@@ -157,12 +163,15 @@ class Daemon:
             self._beat = time.monotonic()
             if self._stop.is_set():
                 break
-            self._debounce()
+            woken = self._first_event is not None  # by an event, not the periodic look
+            gathered = self._debounce()
             if self._reread.is_set():
                 self._reread.clear()
                 self._reload()
             self._fetch()
-            self._once()
+            self._once(gathered)
+            if woken:
+                self._looked = time.monotonic()
             self._check_drift()
 
     def _sleep_for(self) -> float:
@@ -175,18 +184,22 @@ class Daemon:
             waits.append(max(self._drift_due - time.monotonic(), 0.0))
         return min(waits)
 
-    def _debounce(self) -> None:
-        """Let a burst of events gather, but start at most `debounce` after its first event:
-        events that keep coming (a nudge flood) must not postpone the reconcile."""
+    def _debounce(self) -> float:
+        """Seconds spent gathering events. An event that finds the daemon idle (a push) starts
+        the reconcile at once; events that come during a reconcile or within `debounce` of the
+        last look (a burst, a flood of nudges) are gathered for the next one, which starts at
+        most `debounce` after the first of them: events that keep coming must not postpone it."""
         self._wake.clear()
-        if self._first_event is None:
-            return  # a timer, not an event: nothing to gather
+        if self._first_event is None or not self._gather:
+            return 0.0  # a timer, or an event that found the daemon idle: nothing to wait for
+        started = time.monotonic()
         until = self._first_event + self.host.debounce
         while not self._stop.is_set() and (left := until - time.monotonic()) > 0:
             self._wake.wait(timeout=left)
             self._wake.clear()
+        return time.monotonic() - started
 
-    def _once(self) -> None:
+    def _once(self, gathered: float = 0.0) -> None:
         """Reconcile the branch head if there is anything to do; never raises."""
         pushed_at, self._first_event = self._first_event, None
         if not decide.may_look(self.memory, time.monotonic()):
@@ -204,12 +217,15 @@ class Daemon:
         log = self.log.bind(commit=head[:12], reconcile=self.reconciles)
         sd_notify(f"STATUS=reconciling {head[:12]}")
         started = time.monotonic()
+        self._busy = True
         try:
             outcome = reconcile.apply(self.host, head, lock=False)
         except Exception as exc:  # decided by its type (decide.kind_of): the daemon lives on
             if not isinstance(exc, ReconcilerError):
                 log.exception("reconcile crashed")
             return self._failed(exc, head)
+        finally:
+            self._busy = False
         took = time.monotonic() - started
         self.metrics.observe(outcome.status, took, outcome.commit)
         decision = decide.after_outcome(self.memory, outcome, time.monotonic())
@@ -217,6 +233,7 @@ class Daemon:
             "status": outcome.status.value,
             "seconds": round(took, 3),
             "reconciles": self.reconciles,
+            "gathered": round(gathered, 3),  # seconds it waited for more events to come
         }
         if pushed_at is not None:
             fields["seconds_since_push"] = round(time.monotonic() - pushed_at, 3)
