@@ -17,10 +17,11 @@ import functools
 import hashlib
 import os
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from reconciler import bounded
 from reconciler.bind.tools import LIMITS, run_tool, tool
@@ -31,6 +32,9 @@ from reconciler.errors import Problem
 from reconciler.model.plan import Safety
 from reconciler.model.snapshot import Snapshot
 from reconciler.model.zone import CanonicalZone, ZoneText, encode
+
+Progress = Callable[[str, int], None]  # a zone's name once it is checked, and how many there are
+_T = TypeVar("_T")
 
 STRICT = [
     "-k",
@@ -68,17 +72,20 @@ def check_zones(
     max_records: int = Safety.max_records,
     limits: bounded.Limits = LIMITS,
     limit_source: str = expansion.REPO_LIMIT,
+    progress: Progress | None = None,
 ) -> list[ZoneResult]:
     """Run strict named-checkzone on each zone; every problem, and the canonical form if valid.
 
     Zones checked before with the same text, includes, options and BIND are taken from
     the cache (check/cache.py) without running BIND again. A zone over `max_records`
     records (set in `limit_source`), counted before expansion where it can be, is not
-    given to BIND at all.
+    given to BIND at all. `progress` hears of each zone once it is checked (or read from the
+    cache), with how many there are, from the worker threads.
     """
     zones = list(zones)
     if not zones:
         return []
+    done = _reporter(progress, len(zones))
     checkzone = tool("named-checkzone")
     counts = {z.name: expansion.count(snapshot, zones_dir, z) for z in zones}
     results: dict[str, ZoneResult] = {
@@ -86,6 +93,8 @@ def check_zones(
         for z in zones
         if counts[z.name].records > max_records
     }
+    for name, result in results.items():
+        done(name, result)
     where = cache.folder()
     keys = _cache_keys(checkzone, zones, snapshot, zones_dir) if where else {}
     for zone in zones:
@@ -97,7 +106,7 @@ def check_zones(
             except LookupError:
                 continue
             canonical = None if lines is None else CanonicalZone(zone.name, lines)
-            results[zone.name] = ZoneResult(zone, problems, canonical)
+            results[zone.name] = done(zone.name, ZoneResult(zone, problems, canonical))
     missing = [z for z in zones if z.name not in results]
     if missing:
         with tempfile.TemporaryDirectory(prefix="reconciler-check-") as tmp:
@@ -106,7 +115,10 @@ def check_zones(
             files = zone_folder(snapshot, zones_dir)
             with ThreadPoolExecutor(max_workers=jobs or os.cpu_count() or 1) as pool:
                 fresh = list(
-                    pool.map(lambda z: _check_one(root, zones_dir, z, limits, files), missing)
+                    pool.map(
+                        lambda z: done(z.name, _check_one(root, zones_dir, z, limits, files)),
+                        missing,
+                    )
                 )
         for result in fresh:
             results[result.zone.name] = result
@@ -118,6 +130,17 @@ def check_zones(
             size = len(result.canonical.lines)
             results[name] = _too_many(result.zone, size, max_records, counts[name], limit_source)
     return [results[z.name] for z in zones]
+
+
+def _reporter(progress: Progress | None, total: int) -> Callable[[str, _T], _T]:
+    """`done(name, value)`: tells `progress` that zone `name` is through; returns `value`."""
+
+    def done(name: str, value: _T) -> _T:
+        if progress is not None:
+            progress(name, total)
+        return value
+
+    return done
 
 
 def _too_many(

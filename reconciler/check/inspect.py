@@ -22,7 +22,7 @@ import git
 from reconciler.bind.limits import primary_limits
 from reconciler.check import mail
 from reconciler.check import rules as checks
-from reconciler.check.checkzone import check_zones
+from reconciler.check.checkzone import Progress, check_zones
 from reconciler.check.dnssec import policy_problems, signed_limits
 from reconciler.check.dynamic import dynamic_in_git
 from reconciler.check.expansion import HOST_LIMIT, REPO_LIMIT
@@ -115,6 +115,7 @@ def inspect(
     own_checks: bool = True,
     named_conf: Path | None = None,
     max_records: int | None = None,
+    progress: Progress | None = None,
 ) -> Inspection:
     """Check revision `rev` (None: the working tree); `only`: just these zones' files.
 
@@ -122,7 +123,8 @@ def inspect(
     already deployed, whose canonical form is all that is wanted. `named_conf`: the
     primary's, whose load-time limits then apply instead of reconciler.toml's [limits].
     `max_records`: the host's ceiling (daemon.toml [check] max_records), which
-    reconciler.toml's [safety] max_records may lower but not raise.
+    reconciler.toml's [safety] max_records may lower but not raise. `progress` hears of
+    each zone as BIND's check of it ends (check/checkzone.py).
     """
     config, problems = read_config(repo, rev)
     snapshot = read_snapshot(
@@ -160,7 +162,12 @@ def inspect(
     if max_records is not None and max_records < records:
         records, source = max_records, HOST_LIMIT
     results = check_zones(
-        texts, snapshot, config.zones_dir, max_records=records, limit_source=source
+        texts,
+        snapshot,
+        config.zones_dir,
+        max_records=records,
+        limit_source=source,
+        progress=progress,
     )
     files = zone_folder(snapshot, config.zones_dir)
     valid: list[checks.Zone] = []

@@ -6,8 +6,6 @@ A progress bar on stderr while zones are read, only on a terminal and never with
 
 from __future__ import annotations
 
-import sys
-import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -16,7 +14,7 @@ import click
 
 from reconciler.adopt.importer import Imported, Request, run_import
 from reconciler.bind.keys import read_key_file
-from reconciler.cli import report
+from reconciler.cli import progress, report
 from reconciler.config.repo import Server
 from reconciler.doctor import parse_endpoint, parse_server
 
@@ -82,11 +80,8 @@ def register(main: click.Group, edge: Callable[..., Any]) -> None:
             from_files=from_files,
             secondaries=tuple(parse_server(s) for s in secondaries),
         )
-        bar = _Bar(enabled=fmt == "text" and sys.stderr.isatty())
-        try:
-            imported = run_import(request, bar.step)
-        finally:
-            bar.close()
+        with progress.Bar("importing", progress.wanted(fmt)) as bar:
+            imported = run_import(request, bar.feed())
         if fmt == "json":
             click.echo(report.json_text(imported.to_dict()))
         else:
@@ -99,30 +94,6 @@ def _primary(text: str) -> Server:
     name, sep, where = text.rpartition("=")
     endpoint = parse_endpoint(where, "--primary")
     return Server(name.strip().rstrip(".") if sep else "", endpoint.address, endpoint.port)
-
-
-class _Bar:
-    """click's progress bar on stderr, fed from the worker threads; off when not wanted."""
-
-    def __init__(self, enabled: bool) -> None:
-        self.enabled = enabled
-        self.bar: Any = None
-        self.lock = threading.Lock()
-
-    def step(self, zone: str, total: int) -> None:
-        if not self.enabled or total < 2:
-            return
-        with self.lock:
-            if self.bar is None:
-                self.bar = click.progressbar(
-                    length=total, label="importing", file=sys.stderr, show_pos=True
-                )
-                self.bar.__enter__()
-            self.bar.update(1, zone)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.__exit__(None, None, None)
 
 
 def _text(imported: Imported, directory: Path, key_file: str | None) -> list[str]:

@@ -17,7 +17,7 @@ import click
 
 from reconciler import log
 from reconciler.apply.state import StateLocked
-from reconciler.cli import completion, report
+from reconciler.cli import completion, progress, report
 from reconciler.config.host import load_host_config
 from reconciler.errors import Problem, ReconcilerError, ValidationError
 from reconciler.model.names import DEFAULT_BRANCH, address_port
@@ -169,7 +169,10 @@ def check_command(
     host = load_host_config(config_path) if config_path else None
     named_conf = host.named_conf if host else None
     ceiling = host.max_records if host else None  # the host's, on the primary (the hook)
-    result = inspect(repo, rev, only=only, named_conf=named_conf, max_records=ceiling)
+    with progress.Bar("checking", progress.wanted(fmt), progress.MANY) as bar:
+        result = inspect(
+            repo, rev, only=only, named_conf=named_conf, max_records=ceiling, progress=bar.feed()
+        )
     if fmt == "json":
         click.echo(report.json_text(report.check_json(result)))
     else:
@@ -258,13 +261,17 @@ def plan_command(
                 host_plan = host.review(repo, base, head)
             except ValidationError as exc:  # a template that does not render: invalid
                 host_problems = exc.problems
-        with ThreadPoolExecutor(max_workers=1) as pool:  # base and head side by side
+        with (
+            progress.Bar("planning", progress.wanted(fmt), progress.MANY) as bar,
+            ThreadPoolExecutor(max_workers=1) as pool,  # base and head side by side
+        ):
             other = open_repo(repo_dir)  # a git.Repo is not shared between threads
-            pending = pool.submit(inspect, other, base, only, False)
-            after = inspect(repo, head, only=only)
+            pending = pool.submit(inspect, other, base, only, False, progress=bar.feed())
+            after = inspect(repo, head, only=only, progress=bar.feed())
             before = pending.result()
     else:
-        after = inspect(repo, head, only=only)
+        with progress.Bar("planning", progress.wanted(fmt), progress.MANY) as bar:
+            after = inspect(repo, head, only=only, progress=bar.feed())
     allowed = allow_unsafe or allows_unsafe(after.snapshot.trailers)
     dnssec = (before.config.dnssec if before else after.config.dnssec, after.config.dnssec)
     endpoints = [address_port(p, "--parent") for p in parents]
