@@ -133,3 +133,12 @@ def test_the_right_ds_holds_and_thresholds_are_configurable(signed: Signed, tmp_
     for name in ("ns1", "ns2", "ns3"):
         assert _finding(result, "dnssec-expiry-warning", name)["severity"] == "warning"
     assert result.code == 0, result.out
+
+
+def test_the_deployed_signed_zone_is_not_drift_to_doctor(signed: Signed) -> None:
+    """BIND moves the signed serial past the one the reconciler served: that is no problem."""
+    config = str(signed.root / "demo" / "daemon.toml")
+    result = run("doctor", "--config", config, "--format", "json", "example.com")
+    codes = {f["code"] for f in result.report["findings"]}
+    assert "recorded-differs" not in codes, result.out
+    assert "dnssec-ds-not-asked" in codes  # no parent given: the DS is said, not checked
