@@ -9,6 +9,7 @@ line with the diff, `reconciler status`, /metrics, /healthz, and what the server
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -16,8 +17,10 @@ from click.testing import CliRunner
 
 from reconciler.apply.drift import compare, nothing_ignored
 from reconciler.bind import probe
+from reconciler.bind.keys import new_key, write_key_file
 from reconciler.cli.main import main
 from reconciler.config.host import parse_host_config
+from reconciler.devtools.init import commit_all
 from reconciler.errors import ValidationError
 from reconciler.model.serial import is_newer
 from reconciler.model.zone import CanonicalZone
@@ -120,6 +123,41 @@ def test_hand_edit_is_restored_from_git(site: Site) -> None:
         return site.get("/healthz")[0] == 200
 
     wait_until(healthy, "/healthz to be ok again")
+    assert metrics_of(site)[("reconciler_zone_drift", (("zone", "example.com"),))] == 0
+
+
+def test_an_acme_client_updating_its_dynamic_names_is_no_drift(site: Site) -> None:
+    key_file = site.root / "servers" / "keys" / "acme.key"
+    write_key_file(key_file, new_key("acme-key"))
+    with open(site.config, "a", encoding="utf-8") as handle:
+        handle.write(f'\n[dynamic]\nkey_file = "{key_file.relative_to(site.root)}"\n')
+    drift_config(site, "report")
+    daemon = site.start()
+    toml = site.root / "clone" / "reconciler.toml"
+    toml.write_text(
+        toml.read_text()
+        + '\n[dynamic."example.com"]\nkey = "acme-key"\nnames = ["_acme-challenge"]\n'
+        + 'types = ["TXT"]\n'
+    )
+    commit_all(site.clone, "Let the ACME client update _acme-challenge")
+    site.clone.git.push("-q", "origin", "main")
+    daemon.wait_event(lambda e: e.get("event") == "reconciled", "the [dynamic] commit")
+    primary = site.sandbox.servers.primary
+    update = (
+        f"server {primary.address} {primary.port}\nzone example.com\n"
+        'update add _acme-challenge.example.com. 60 IN TXT "token-1"\nsend\n'
+    )
+    done = subprocess.run(
+        ["nsupdate", "-k", str(key_file)], input=update, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    answer = probe.query(primary.address, primary.port, "_acme-challenge.example.com", "TXT", 1.0)
+    assert answer is not None and answer.records("answer", "_acme-challenge.example.com", "TXT")
+    daemon.seen = len(daemon.events())
+    checked = ("drift", "no drift")
+    daemon.wait_event(lambda e: e.get("event") in checked, "a check (it may predate the update)")
+    event = daemon.wait_event(lambda e: e.get("event") in checked, "a check after the update")
+    assert event["event"] == "no drift", event
     assert metrics_of(site)[("reconciler_zone_drift", (("zone", "example.com"),))] == 0
 
 

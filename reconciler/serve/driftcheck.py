@@ -4,8 +4,9 @@ Compares what the primary serves with the last applied content (apply/drift.py),
 each drifted zone with its diff, keeps the report for `status` and /metrics, and with
 `[drift] action = "restore"` serves git's content again: the last applied commit is
 reconciled with the drifted zones written again past the served serial, then compared
-once more. Runs in the daemon's worker, between reconciles (the state lock is held).
-Called by serve/daemon.py.
+once more. The names `[dynamic]` (reconciler.toml at the last applied commit) lets an
+RFC 2136 client update are left out. Runs in the daemon's worker, between reconciles
+(the state lock is held). Called by serve/daemon.py.
 """
 
 from __future__ import annotations
@@ -13,13 +14,7 @@ from __future__ import annotations
 import structlog
 
 from reconciler.apply import reconcile
-from reconciler.apply.drift import (
-    DriftReport,
-    Ignored,
-    find_drift,
-    nothing_ignored,
-    save_drift,
-)
+from reconciler.apply.drift import DriftReport, find_drift, save_drift
 from reconciler.apply.state import load_state
 from reconciler.bind.keys import read_key_file
 from reconciler.check.inspect import read_config
@@ -27,15 +22,13 @@ from reconciler.config.host import HostConfig
 from reconciler.source.repo import open_repo
 
 
-def check(
-    host: HostConfig, log: structlog.stdlib.BoundLogger, ignored: Ignored = nothing_ignored
-) -> DriftReport | None:
+def check(host: HostConfig, log: structlog.stdlib.BoundLogger) -> DriftReport | None:
     """One check (and restore, when asked); None before anything was applied.
 
     Raises ReconcilerError when the state, the repo or the key cannot be read, or the
     restoring reconcile fails.
     """
-    report = _compare(host, log, ignored)
+    report = _compare(host, log)
     if report is None or not report.drifted or host.drift_action != "restore":
         return report
     state = load_state(host.state_dir)
@@ -50,18 +43,17 @@ def check(
         reason=outcome.reason,
         stage="drift",
     )
-    return _compare(host, log, ignored)
+    return _compare(host, log)
 
 
-def _compare(
-    host: HostConfig, log: structlog.stdlib.BoundLogger, ignored: Ignored
-) -> DriftReport | None:
+def _compare(host: HostConfig, log: structlog.stdlib.BoundLogger) -> DriftReport | None:
     state = load_state(host.state_dir)
     if state.last_applied is None:
         return None
     config = read_config(open_repo(host.repo), state.last_applied)[0]
     key = read_key_file(host.transfer_key_file)
-    report = find_drift(host.state_dir, state, config.primary, key, ignored)
+    # The names reconciler.toml's [dynamic] lets an RFC 2136 client update are not git's.
+    report = find_drift(host.state_dir, state, config.primary, key, config.dynamic.is_dynamic)
     save_drift(host.state_dir, report)
     for zone in report.drifted:
         log.warning(
