@@ -63,6 +63,12 @@ FIRING = {
         "20m",
         {},
     ),
+    "ReconcilerZoneDrift": (
+        'reconciler_zone_drift{job="reconciler", instance="p:9153", zone="example.com"}',
+        "1x10",
+        "8m",
+        {"zone": "example.com"},
+    ),
 }
 # What each alert then says (its templates filled in).
 SAYS = {
@@ -89,6 +95,12 @@ SAYS = {
         "dns-reconciler has been retrying for 15 minutes on p:9153",
         "A temporary failure (named, rndc or a transfer) has not cleared; next retry in 30s.",
     ),
+    "ReconcilerZoneDrift": (
+        "the primary serves example.com otherwise than git",
+        "A record of example.com was changed by hand or by an unexpected dynamic update."
+        ' `reconciler status` shows the diff; [drift] action = "restore" serves git\'s'
+        " content again.",
+    ),
 }
 # The same series when all is well: no alert.
 HEALTHY = {
@@ -97,6 +109,7 @@ HEALTHY = {
     "ReconcilerSecondaryLagging": "0x10",
     "ReconcilerReconcileFailed": "2x10",
     "ReconcilerBackingOff": "0x30",
+    "ReconcilerZoneDrift": "0x10",
 }
 
 
