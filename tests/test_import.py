@@ -10,6 +10,11 @@ change; a change goes on from the served serial.
 from __future__ import annotations
 
 import json
+import os
+import pty
+import subprocess
+import sys
+import tempfile
 import time
 import tomllib
 from collections.abc import Iterator
@@ -323,3 +328,45 @@ def test_serial_scheme_guessed_from_the_serials() -> None:
     assert guess_scheme([2026112500, 2019010101]) == "date"
     assert guess_scheme([1764547200]) == "unixtime"
     assert guess_scheme([7, 2026112500]) == "increment"
+
+
+def _on_a_terminal(*args: str) -> tuple[int, str, str]:
+    """`reconciler ARGS` as a program with stderr on a pseudo-terminal: (exit, stdout, stderr)."""
+    program = Path(sys.executable).parent / "reconciler"
+    main_end, child = pty.openpty()
+    with tempfile.TemporaryFile() as out:
+        process = subprocess.Popen(
+            [str(program), *args], stdout=out, stderr=child, stdin=subprocess.DEVNULL
+        )
+        os.close(child)
+        seen = b""
+        while True:
+            try:
+                chunk = os.read(main_end, 4096)
+            except OSError:  # EIO: the program closed its end
+                break
+            if not chunk:
+                break
+            seen += chunk
+        os.close(main_end)
+        code = process.wait()
+        out.seek(0)
+        return code, out.read().decode(), seen.decode(errors="replace")
+
+
+def test_import_shows_a_progress_bar_at_a_terminal_only(operator: Operator) -> None:
+    servers = operator.servers
+    common = ["--named-conf", str(servers.primary.conf), "--from-files"]
+    common += ["--primary", operator.primary]
+    code, out, err = _on_a_terminal("import", str(operator.root / "tty"), *common)
+    assert code == 0, err
+    assert "importing" in err and "2/2" in err, err
+    assert out.startswith("imported 2 zone(s)")
+    code, out, err = _on_a_terminal(
+        "import", str(operator.root / "json"), *common, "--format", "json"
+    )
+    assert code == 0, err
+    assert "importing" not in err
+    assert json.loads(out)["commit"]
+    code, out, err = cli("import", str(operator.root / "pipe"), *common)  # not a terminal
+    assert code == 0 and "importing" not in err
