@@ -69,6 +69,33 @@ FIRING = {
         "8m",
         {"zone": "example.com"},
     ),
+    "ReconcilerSignaturesExpiringSoon": (
+        'reconciler_dnssec_signature_expiry_seconds{job="reconciler", instance="p:9153",'
+        ' zone="example.com", server="ns2"}',
+        "432000x40",
+        "35m",
+        {"zone": "example.com", "server": "ns2"},
+    ),
+    "ReconcilerSignaturesExpiring": (
+        'reconciler_dnssec_signature_expiry_seconds{job="reconciler", instance="p:9153",'
+        ' zone="example.com", server="ns2"}',
+        "86400x20",
+        "15m",
+        {"zone": "example.com", "server": "ns2"},
+    ),
+    "ReconcilerSignaturesInvalid": (
+        'reconciler_dnssec_signatures_valid{job="reconciler", instance="p:9153",'
+        ' zone="example.com", server="ns3"}',
+        "0x10",
+        "8m",
+        {"zone": "example.com", "server": "ns3"},
+    ),
+    "ReconcilerDsMismatch": (
+        'reconciler_dnssec_ds_mismatch{job="reconciler", instance="p:9153", zone="example.com"}',
+        "1x20",
+        "20m",
+        {"zone": "example.com"},
+    ),
 }
 # What each alert then says (its templates filled in).
 SAYS = {
@@ -101,6 +128,26 @@ SAYS = {
         ' `reconciler status` shows the diff; [drift] action = "restore" serves git\'s'
         " content again.",
     ),
+    "ReconcilerSignaturesExpiringSoon": (
+        "signatures of example.com on ns2 expire in 5d 0h 0m 0s",
+        "named re-signs well before expiry; a server still serving signatures this old has"
+        " stopped taking the zone (see ReconcilerSecondaryLagging) or the primary stopped"
+        " signing (`rndc dnssec -status example.com`).",
+    ),
+    "ReconcilerSignaturesExpiring": (
+        "signatures of example.com on ns2 expire in 1d 0h 0m 0s",
+        "When they expire, validating resolvers fail example.com (SERVFAIL).",
+    ),
+    "ReconcilerSignaturesInvalid": (
+        "signatures of example.com on ns3 do not validate",
+        "Validating resolvers that reach ns3 fail example.com."
+        " `reconciler doctor example.com` names the record.",
+    ),
+    "ReconcilerDsMismatch": (
+        "the parent's DS for example.com matches no key the zone serves",
+        "The chain of trust is broken: validating resolvers fail example.com."
+        " `reconciler doctor example.com` says which DS the registrar needs.",
+    ),
 }
 # The same series when all is well: no alert.
 HEALTHY = {
@@ -110,6 +157,10 @@ HEALTHY = {
     "ReconcilerReconcileFailed": "2x10",
     "ReconcilerBackingOff": "0x30",
     "ReconcilerZoneDrift": "0x10",
+    "ReconcilerSignaturesExpiringSoon": "2592000x40",
+    "ReconcilerSignaturesExpiring": "432000x20",
+    "ReconcilerSignaturesInvalid": "1x10",
+    "ReconcilerDsMismatch": "0x20",
 }
 
 
