@@ -35,6 +35,7 @@ from reconciler.devtools import demo
 from reconciler.devtools.init import commit_all
 from reconciler.devtools.sandbox import TRANSFER_KEY, Servers, start_servers
 from reconciler.model.serial import guess_scheme, is_newer
+from tests.daemonsite import wait_until
 
 ORG = """; example.org: kept by hand since 2019. Ask Kim before touching the MX.
 $ORIGIN example.org.
@@ -370,3 +371,76 @@ def test_import_shows_a_progress_bar_at_a_terminal_only(operator: Operator) -> N
     assert json.loads(out)["commit"]
     code, out, err = cli("import", str(operator.root / "pipe"), *common)  # not a terminal
     assert code == 0 and "importing" not in err
+
+
+def test_zones_of_named_conf_itself_taken_over_without_a_gap(tmp_path: Path) -> None:
+    """The zones are named.conf's own statements: import --config stages the reconciler's
+    files and include; the operator swaps the statements for the include; apply changes
+    nothing."""
+    servers = start_servers(tmp_path / "servers", catalog_min_update_interval=1)
+    try:
+        primary = servers.primary
+        own = tmp_path / "operator"
+        own.mkdir()
+        (own / "db.example.org").write_text(ORG)
+        notify = " ".join(
+            f'127.0.0.1 port {s.port} key "{TRANSFER_KEY}";' for s in servers.secondaries
+        )
+        statement = (
+            f'zone "example.org" {{ type primary; file "{own / "db.example.org"}"; '
+            f'allow-transfer {{ key "{TRANSFER_KEY}"; }}; also-notify {{ {notify} }}; }};\n'
+        )
+        conf = primary.conf.read_text()
+        primary.conf.write_text(conf + statement)
+        servers.rndc().reconfig()
+        wait_served(servers, "example.org", 2026010105)
+        operator = Operator(tmp_path, servers)
+        daemon = operator.daemon_toml(tmp_path / "imported")
+
+        code, out, err = cli(
+            "import",
+            str(tmp_path / "imported"),
+            "--named-conf",
+            str(primary.conf),
+            "--from-files",
+            "--primary",
+            operator.primary,
+            "--config",
+            str(daemon),
+        )
+        assert code == 0, err + out
+        assert "staged 1 zone file(s)" in out and "rndc reconfig" in out, out
+        staged = primary.zone_dir / "example.org.zone"
+        assert primary.include_file is not None
+        assert str(staged) in primary.include_file.read_text()
+        assert (own / "db.example.org").read_text() == ORG  # the operator's file is left alone
+
+        # The operator's swap: the include lists the zone now, so named.conf's statement goes.
+        log = primary.log_file
+        primary.conf.write_text(conf)
+        servers.rndc().reconfig()
+        wait_until(lambda: loads(log, "example.org") >= 2, "named to load the staged file")
+        assert operator.serial("example.org") == 2026010105
+        before = loads(log, "example.org")
+        code, out, err = cli("apply", "--config", str(daemon), "--format", "json")
+        assert code == 0, err + out
+        assert json.loads(out)["status"] == "unchanged", out
+        assert operator.serial("example.org") == 2026010105
+        assert loads(log, "example.org") == before
+
+        # Staged once: a second import --config writes over nothing.
+        code, out, err = cli(
+            "import",
+            str(tmp_path / "again"),
+            "--named-conf",
+            str(primary.conf),
+            "--key-file",
+            str(servers.transfer_key_file),
+            "--primary",
+            operator.primary,
+            "--config",
+            str(daemon),
+        )
+        assert code == 1 and "lists zones already (example.org)" in err, err + out
+    finally:
+        servers.stop_all()

@@ -13,8 +13,10 @@ from typing import Any
 import click
 
 from reconciler.adopt.importer import Imported, Request, run_import
+from reconciler.adopt.stage import next_steps, stage
 from reconciler.bind.keys import read_key_file
 from reconciler.cli import progress, report
+from reconciler.config.host import load_host_config
 from reconciler.config.repo import Server
 from reconciler.doctor import parse_endpoint, parse_server
 
@@ -52,6 +54,13 @@ def register(main: click.Group, edge: Callable[..., Any]) -> None:
         metavar="NAME=ADDR[:PORT]",
         help="A secondary (repeatable); given, none are looked for.",
     )
+    @click.option(
+        "--config",
+        "config_path",
+        type=click.Path(dir_okay=False),
+        help="The primary's daemon.toml: also write its zone files and include, loading "
+        "nothing, for a takeover without a gap.",
+    )
     @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
     @edge
     def import_command(
@@ -62,6 +71,7 @@ def register(main: click.Group, edge: Callable[..., Any]) -> None:
         named_conf: str | None,
         from_files: bool,
         secondaries: tuple[str, ...],
+        config_path: str | None,
         fmt: str,
     ) -> int:
         """A new zone repo in DIRECTORY, in one commit, from a primary that runs already.
@@ -82,10 +92,15 @@ def register(main: click.Group, edge: Callable[..., Any]) -> None:
         )
         with progress.Bar("importing", progress.wanted(fmt)) as bar:
             imported = run_import(request, bar.feed())
+        steps: list[str] = []
+        if config_path:
+            host = load_host_config(config_path)
+            staged = stage(host, imported)
+            steps = next_steps(host, staged, [z.zone for z in imported.zones])
         if fmt == "json":
-            click.echo(report.json_text(imported.to_dict()))
+            click.echo(report.json_text({**imported.to_dict(), "staged": steps}))
         else:
-            click.echo("\n".join(_text(imported, Path(directory), key_file)))
+            click.echo("\n".join(_text(imported, Path(directory), key_file) + steps))
         errors = [p for p in imported.problems if p.severity == "error"]
         return 1 if errors else 0
 
