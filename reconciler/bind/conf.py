@@ -41,7 +41,8 @@ def _key_name(name: str) -> str:
     return name
 
 
-def _remote(server: Server, key_name: str) -> str:
+def endpoint(server: Server) -> tuple[str, int]:
+    """The server's address and port, checked: what a generated configuration may name."""
     try:
         address = ipaddress.ip_address(server.address)
     except ValueError:
@@ -50,7 +51,12 @@ def _remote(server: Server, key_name: str) -> str:
         ) from None
     if not 1 <= server.port <= 65535:
         raise ConfigError(f"server {server.name}: port {server.port} is out of range")
-    return f'{address} port {server.port} key "{_key_name(key_name)}";'
+    return str(address), server.port
+
+
+def _remote(server: Server, key_name: str) -> str:
+    address, port = endpoint(server)
+    return f'{address} port {port} key "{_key_name(key_name)}";'
 
 
 def _signing(policy: str, key_directory: Path | None) -> list[str]:

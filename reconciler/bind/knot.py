@@ -11,12 +11,11 @@ through `conf.quote`, the one rule for quoted values. Called by cli/main.py.
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass
 from pathlib import Path
 
 from reconciler.bind.catalog import CATALOG
-from reconciler.bind.conf import quote
+from reconciler.bind.conf import endpoint, quote
 from reconciler.config.repo import Server
 from reconciler.errors import ConfigError
 from reconciler.model.names import KEY_NAME, checked_zone_name
@@ -59,15 +58,8 @@ class KnotConfig:
 
 
 def _address(server: Server) -> str:
-    try:
-        address = ipaddress.ip_address(server.address)
-    except ValueError:
-        raise ConfigError(
-            f"server {server.name}: {server.address!r} is not an IP address"
-        ) from None
-    if not 1 <= server.port <= 65535:
-        raise ConfigError(f"server {server.name}: port {server.port} is out of range")
-    return f"{address}@{server.port}"
+    address, port = endpoint(server)
+    return f"{address}@{port}"
 
 
 def knot_config(

@@ -48,6 +48,12 @@ class Statement:
 def primary_limits(named_conf: Path) -> Limits:
     """The limits the primary's named loads zones under; BindError when they cannot be read."""
     named_conf = Path(named_conf)
+    return parse_limits(printed_conf(named_conf), f"the primary's {named_conf}")
+
+
+def printed_conf(named_conf: Path) -> str:
+    """`named-checkconf -p -x` of `named_conf`: the whole configuration, includes resolved and
+    secrets left out; BindError (its first line, scrubbed) when named-checkconf refuses it."""
     run = run_tool("named-checkconf", ["-p", "-x"], [str(named_conf)], cwd=named_conf.parent)
     stopped = run.stopped("named-checkconf", LIMITS)
     if stopped:
@@ -56,8 +62,7 @@ def primary_limits(named_conf: Path) -> Limits:
         output = (run.stderr + run.stdout).decode("utf-8", "replace")
         lines = scrub(output, cwd=named_conf.parent).strip().splitlines()
         raise BindError(lines[0] if lines else f"{named_conf}: named-checkconf failed")
-    printed = run.stdout.decode("utf-8", "replace")
-    return parse_limits(printed, f"the primary's {named_conf}")
+    return run.stdout.decode("utf-8", "replace")
 
 
 def parse(text: str) -> tuple[Statement, ...]:

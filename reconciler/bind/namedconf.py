@@ -15,10 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from reconciler.bind.catalog import CATALOG
-from reconciler.bind.keys import scrub
-from reconciler.bind.limits import Statement, parse
-from reconciler.bind.tools import LIMITS, run_tool
-from reconciler.errors import BindError
+from reconciler.bind.limits import Statement, parse, printed_conf
 
 PRIMARY_TYPES = ("primary", "master")
 
@@ -44,15 +41,7 @@ class ConfZone:
 def read_named_conf(named_conf: Path) -> tuple[ConfZone, ...]:
     """The primary zones of `named_conf` (includes resolved); BindError when it is unreadable."""
     named_conf = Path(named_conf).resolve()
-    run = run_tool("named-checkconf", ["-p", "-x"], [str(named_conf)], cwd=named_conf.parent)
-    stopped = run.stopped("named-checkconf", LIMITS)
-    if stopped:
-        raise BindError(f"{named_conf}: {stopped}")
-    if run.returncode != 0:
-        output = (run.stderr + run.stdout).decode("utf-8", "replace")
-        lines = scrub(output, cwd=named_conf.parent).strip().splitlines()
-        raise BindError(lines[0] if lines else f"{named_conf}: named-checkconf failed")
-    return primary_zones(run.stdout.decode("utf-8", "replace"), named_conf.parent)
+    return primary_zones(printed_conf(named_conf), named_conf.parent)
 
 
 def primary_zones(printed: str, conf_dir: Path) -> tuple[ConfZone, ...]:
