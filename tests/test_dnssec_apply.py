@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 
 import git
@@ -20,8 +21,7 @@ from reconciler.cli.main import main
 from reconciler.devtools import demo
 from reconciler.model.serial import is_newer
 from tests.test_apply import WWW, ZONE, Deployment
-
-SIGN = '\n[dnssec.zones]\n"example.com" = "default"\n'
+from tests.test_dnssec_config import with_policy
 
 
 @pytest.fixture
@@ -49,7 +49,8 @@ def _signed_everywhere(deployment: Deployment, name: str, rtype: str, want: list
 
 
 def _sign(deployment: Deployment) -> dict:
-    deployment.edit("reconciler.toml", lambda t: t + SIGN, "Sign example.com")
+    sign = partial(with_policy, zone="example.com", policy="default")
+    deployment.edit("reconciler.toml", sign, "Sign example.com")
     code, outcome = deployment.apply()
     assert code == 0, outcome
     return outcome

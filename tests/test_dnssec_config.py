@@ -16,6 +16,13 @@ from reconciler.config.repo import parse_repo_config
 from reconciler.errors import ValidationError
 from tests.conftest import ZoneRepo
 
+
+def with_policy(config: str, zone: str, policy: str) -> str:
+    """The template's reconciler.toml (`config`) with `zone` signed by `policy`."""
+    assert "\n[dnssec.zones]\n" in config
+    return config.replace("\n[dnssec.zones]\n", f'\n[dnssec.zones]\n"{zone}" = "{policy}"\n', 1)
+
+
 TOPOLOGY = """[primary]
 name = "ns1"
 address = "127.0.0.1"
@@ -132,7 +139,7 @@ def test_signed_zone_over_its_policys_ttl_ceiling_is_refused_by_check(
     zone_repo: ZoneRepo,
 ) -> None:
     config = (zone_repo.path / "reconciler.toml").read_text()
-    signed = config + '\n[dnssec.zones]\n"example.com" = "default"\n'
+    signed = with_policy(config, "example.com", "default")
     zone_repo.write("reconciler.toml", signed)
     zone = (zone_repo.path / "zones/example.com.zone").read_text()
     zone_repo.write("zones/example.com.zone", zone + "slow 172800 IN A 192.0.2.7\n")
@@ -149,3 +156,15 @@ def test_key_directory_from_daemon_toml(tmp_path: Path) -> None:
     assert parse_host_config(base, "daemon.toml", tmp_path).keys == tmp_path / "zones" / "keys"
     keyed = base + '[dnssec]\nkey_directory = "/var/lib/bind/keys"\n'
     assert parse_host_config(keyed, "daemon.toml", tmp_path).keys == Path("/var/lib/bind/keys")
+
+
+def test_the_templates_dnssec_table_signs_example_com_once_uncommented() -> None:
+    template = Path(__file__).parent.parent / "repo-template" / "reconciler.toml"
+    text = template.read_text()
+    assert not parse_repo_config(text).dnssec.signed("example.com")  # off until asked
+    signed = text.replace('# "example.com" = "default"', '"example.com" = "default"')
+    dnssec = parse_repo_config(signed).dnssec
+    assert dnssec.policy_name("example.com") == "default"
+    modern = dnssec.policies["modern"]
+    assert (modern.algorithm, modern.keys, modern.denial) == ("ed25519", "ksk-zsk", "nsec3")
+    assert not dnssec.signed("example.net")

@@ -17,12 +17,10 @@ from reconciler.bind.dnssec import zone_keys
 from reconciler.devtools import demo
 from reconciler.devtools.init import commit_all
 from reconciler.devtools.sandbox import ADDRESS, ServerProcess
+from tests.test_dnssec_config import with_policy
 from tests.test_doctor import COM, Run, run, start_named
 
 SHORT = """
-[dnssec.zones]
-"example.com" = "short"
-
 [dnssec.policies.short]
 algorithm = "ecdsap256sha256"
 signatures_validity = "1d"
@@ -53,7 +51,7 @@ def signed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Signed]:
         try:
             clone = root / "demo" / "clone"
             config = clone / "reconciler.toml"
-            config.write_text(config.read_text() + SHORT)
+            config.write_text(with_policy(config.read_text(), "example.com", "short") + SHORT)
             commit_all(git.Repo(clone), "Sign example.com, short signatures")
             git.Repo(clone).git.push("-q", "origin", "main")
             applied = run("apply", "--config", str(root / "demo" / "daemon.toml"))

@@ -9,9 +9,9 @@ from pathlib import Path
 
 from reconciler.devtools.init import commit_all
 from tests.daemonsite import Site, metrics_of, wait_until
+from tests.test_dnssec_config import with_policy
 from tests.test_doctor import COM, start_named
 
-SIGN = '\n[dnssec.zones]\n"example.com" = "default"\n'
 WRONG_DS = "example.com. IN DS 4711 13 2 " + "AB" * 32 + "\n"
 SERVERS = ("ns1", "ns2", "ns3")
 
@@ -23,7 +23,7 @@ def _series(site: Site, name: str) -> dict[tuple, float]:
 def test_signed_zone_metrics_and_a_bogus_chain_on_healthz(site: Site, tmp_path: Path) -> None:
     daemon = site.start()
     config = site.root / "clone" / "reconciler.toml"
-    config.write_text(config.read_text() + SIGN)
+    config.write_text(with_policy(config.read_text(), "example.com", "default"))
     commit_all(site.clone, "Sign example.com")
     site.clone.git.push("-q", "origin", "main")
 

@@ -15,6 +15,7 @@ from reconciler.devtools import sandbox
 from reconciler.devtools.sandbox import free_port
 from reconciler.model.plan import ALLOW_TRAILER
 from tests.conftest import ZoneRepo
+from tests.test_dnssec_config import with_policy
 
 PARENT = """$TTL 3600
 @            IN SOA ns.com. hostmaster.com. ( 1 1800 900 1209600 1800 )
@@ -47,9 +48,9 @@ def parent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 def _signed(zone_repo: ZoneRepo, policy: str, extra: str = "") -> str:
-    config = (zone_repo.path / "reconciler.toml").read_text()
-    head, _, _ = config.partition("\n[dnssec")
-    text = f'{head}\n[dnssec.zones]\n"example.com" = "{policy}"\n{extra}'
+    root = zone_repo.repo.git.rev_list("--max-parents=0", "HEAD")
+    template = zone_repo.repo.git.show(f"{root}:reconciler.toml") + "\n"
+    text = with_policy(template, "example.com", policy) + extra
     zone_repo.write("reconciler.toml", text)
     return zone_repo.commit(f"example.com: {policy}")
 
@@ -112,7 +113,7 @@ def test_parent_without_a_ds_makes_signing_off_safe(
 ) -> None:
     config = (zone_repo.path / "reconciler.toml").read_text()
     zone_repo.write("zones/other.com.zone", (zone_repo.path / "zones/example.com.zone").read_text())
-    zone_repo.write("reconciler.toml", config + '\n[dnssec.zones]\n"other.com" = "default"\n')
+    zone_repo.write("reconciler.toml", with_policy(config, "other.com", "default"))
     zone_repo.commit("other.com, signed")
     zone_repo.write("reconciler.toml", config)
     zone_repo.commit("other.com: unsigned")
