@@ -205,3 +205,36 @@ def test_a_dynamic_key_the_host_lacks_is_refused(acme: demo.Demo) -> None:
     assert code == 1, output
     assert "[dynamic.\"example.com\"] key 'other-key'" in output
     assert "no key named 'other-key'" in output
+
+
+def test_a_zone_turned_dynamic_and_back_with_changes_in_the_same_commits(acme: demo.Demo) -> None:
+    """[dynamic] added together with a change of the zone (named holds it static until the
+    include changes), then taken away together with another change: git's content is
+    served each time, and once the zone is static again the client's record is gone."""
+    sandbox = acme
+    clone = sandbox.root / "clone"
+    toml = (clone / "reconciler.toml").read_text()
+    zone = (clone / ZONE).read_text()
+    push(
+        sandbox,
+        "Dynamic names, and www moves",
+        {"reconciler.toml": toml + DYNAMIC, ZONE: zone.replace(WWW, "www     IN A    192.0.2.94")},
+    )
+    code, output = apply(sandbox)
+    assert code == 0, output
+    everywhere(sandbox, "www.example.com.", "A", ["192.0.2.94"])
+    added = nsupdate(sandbox, f'update add {ACME} 60 IN TXT "token-1"')
+    assert added.returncode == 0, added.stdout + added.stderr
+    everywhere(sandbox, ACME, "TXT", ['"token-1"'])
+
+    push(
+        sandbox,
+        "No dynamic names any more, and www moves again",
+        {"reconciler.toml": toml, ZONE: zone.replace(WWW, "www     IN A    192.0.2.95")},
+    )
+    code, output = apply(sandbox)
+    assert code == 0, output
+    everywhere(sandbox, "www.example.com.", "A", ["192.0.2.95"])
+    everywhere(sandbox, ACME, "TXT", [])
+    refused = nsupdate(sandbox, f'update add {ACME} 60 IN TXT "token-2"')
+    assert refused.returncode != 0, refused.stdout + refused.stderr
