@@ -70,6 +70,8 @@ PACKAGES = (
     "systemd",
     "systemd-sysv",
     "dbus",
+    # Knot DNS, for the secondary that is not BIND (integration/test_knot.py)
+    "knot",
 )
 # The image's Python (Debian bookworm: CPython 3.11, glibc 2.36) for `pip download`.
 WHEEL_TARGET = (

@@ -7,6 +7,8 @@ address:
     parent    172.30.53.5   the `test.` zone, delegating example.test (NS and glue)
     ns1       172.30.53.10  the primary: named + `reconciler run`, the bare repo users push to
     ns2, ns3  .11, .12      secondaries, configured with `reconciler bind-config` (catalog zone)
+    ns4       172.30.53.13  made by integration/test_knot.py only: a Knot DNS secondary
+                            (`bind-config --software knot`)
     outsider  172.30.53.99  a host on the network that holds no key
     host1     172.30.53.20  made by integration/test_host.py only: a primary whose host
                             (sshd, nftables, fail2ban) `host apply` changes
@@ -57,6 +59,7 @@ ADDRESSES = {
     "ns1": "172.30.53.10",
     "ns2": "172.30.53.11",
     "ns3": "172.30.53.12",
+    "ns4": "172.30.53.13",  # made by integration/test_knot.py only: a Knot DNS secondary
     "outsider": "172.30.53.99",
     "host1": "172.30.53.20",  # a primary of its own for the host half (integration/test_host.py)
 }
@@ -65,6 +68,7 @@ ROLES = {
     "ns1": "primary",
     "ns2": "secondary",
     "ns3": "secondary",
+    "ns4": "knot-secondary",
     "outsider": "outsider",
     "host1": "primary",
 }

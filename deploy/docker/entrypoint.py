@@ -1,6 +1,6 @@
 """The container's entrypoint: set a role's files up, then run and supervise its processes.
 
-    entrypoint.py primary | secondary | parent | outsider
+    entrypoint.py primary | secondary | knot-secondary | parent | outsider
 
 primary
     On the first start: the TSIG transfer key (/etc/bind/tsig/transfer.key, `tsig-keygen`)
@@ -17,6 +17,12 @@ secondary
     /etc/bind/reconciler-secondary.conf (or, when $PRIMARY_ADDRESS is set and that file is
     missing, that command run here for a repo naming only the primary and this secondary).
     Its two parts go into named.conf (deploy/docker/named-secondary.conf); then named.
+knot-secondary
+    Knot DNS instead of named: the TSIG key as for a secondary, turned into Knot's form at
+    /etc/knot/transfer.key.conf by the command bind-config prints, and the knot.conf of
+    `reconciler bind-config --secondary NAME --software knot` at
+    /etc/knot/reconciler-secondary.conf (or made here, as for a secondary, when
+    $PRIMARY_ADDRESS is set), logging to the container's output; then knotd.
 parent
     named serving every /srv/parent/NAME.zone as zone NAME (a TLD with delegations).
 outsider
@@ -46,6 +52,7 @@ from reconciler.bind import probe, tools
 from reconciler.bind.catalog import CATALOG, catalog_zone_text
 from reconciler.bind.conf import primary_include
 from reconciler.bind.keys import read_key_file
+from reconciler.bind.knot import KEY_TO_KNOT
 from reconciler.config.host import load_host_config
 from reconciler.serve.hooks import install_hooks
 
@@ -59,6 +66,9 @@ RNDC_KEY = Path("/etc/bind/rndc.key")
 PRIMARY_TSIG = Path("/etc/bind/tsig/transfer.key")
 SECONDARY_TSIG = Path("/etc/bind/transfer.key")
 SECONDARY_PIECE = Path("/etc/bind/reconciler-secondary.conf")
+KNOT_PIECE = Path("/etc/knot/reconciler-secondary.conf")
+KNOT_CONF = Path("/etc/knot/knot.conf")
+KNOT_KEY = Path("/etc/knot/transfer.key.conf")
 PARENT_ZONES = Path("/srv/parent")
 DAEMON_LOG = Path("/var/log/reconciler/daemon.log")
 DAEMON_PID = Path("/run/reconciler/daemon.pid")
@@ -225,18 +235,7 @@ def split_piece(text: str) -> tuple[str, str]:
 
 def setup_secondary() -> None:
     common_named_setup()
-    source = os.environ.get("TSIG_KEY_FROM")
-    if not SECONDARY_TSIG.exists() and source:
-        say(f"waiting for the primary's TSIG key at {source} ...")
-        end = time.monotonic() + WAIT_FOR_KEY
-        while not Path(source).exists():
-            if time.monotonic() > end:
-                fail(f"{source} did not appear in {WAIT_FOR_KEY:.0f} s")
-            time.sleep(1)
-        secret_file(SECONDARY_TSIG, Path(source).read_text())
-        say(f"copied the TSIG key to {SECONDARY_TSIG}")
-    if not SECONDARY_TSIG.exists():
-        fail(f"{SECONDARY_TSIG} is missing: copy the primary's transfer key there")
+    copy_transfer_key()
     os.chown(SECONDARY_TSIG, 0, bind_gid())
     SECONDARY_TSIG.chmod(0o640)
     top_level, options = split_piece(secondary_piece())
@@ -249,6 +248,76 @@ def setup_secondary() -> None:
         top_level=top_level,
     )
     checkconf()
+
+
+def copy_transfer_key() -> None:
+    """The primary's TSIG key at SECONDARY_TSIG (copied from $TSIG_KEY_FROM once it exists)."""
+    source = os.environ.get("TSIG_KEY_FROM")
+    if not SECONDARY_TSIG.exists() and source:
+        say(f"waiting for the primary's TSIG key at {source} ...")
+        end = time.monotonic() + WAIT_FOR_KEY
+        while not Path(source).exists():
+            if time.monotonic() > end:
+                fail(f"{source} did not appear in {WAIT_FOR_KEY:.0f} s")
+            time.sleep(1)
+        secret_file(SECONDARY_TSIG, Path(source).read_text())
+        say(f"copied the TSIG key to {SECONDARY_TSIG}")
+    if not SECONDARY_TSIG.exists():
+        fail(f"{SECONDARY_TSIG} is missing: copy the primary's transfer key there")
+
+
+def knot_piece() -> str:
+    """What `reconciler bind-config --secondary NAME --software knot` printed (made here if
+    need be, listening on every address of the container)."""
+    if KNOT_PIECE.exists():
+        return KNOT_PIECE.read_text()
+    primary = os.environ.get("PRIMARY_ADDRESS")
+    if not primary:
+        fail(
+            f"{KNOT_PIECE} is missing: put there what `reconciler bind-config --secondary NAME "
+            "--software knot` prints on the primary, or set PRIMARY_ADDRESS"
+        )
+    name = os.environ.get("SECONDARY_NAME") or os.uname().nodename
+    key_name = read_key_file(SECONDARY_TSIG).name
+    with tempfile.TemporaryDirectory() as folder:
+        Path(folder, "reconciler.toml").write_text(
+            f'[primary]\nname = "{os.environ.get("PRIMARY_NAME", "primary")}"\n'
+            f'address = "{primary}"\nport = {int(os.environ.get("PRIMARY_PORT", "53"))}\n\n'
+            f'[[secondary]]\nname = "{name}"\naddress = "0.0.0.0"\n\n'
+            f'[transfer]\ntsig_key = "{key_name}"\n'
+        )
+        run("git", "init", "-q", folder)
+        made = run(
+            RECONCILER, "-C", folder, "bind-config", "--secondary", name, "--software", "knot"
+        )
+    KNOT_PIECE.write_text(made.stdout)
+    say(f"wrote {KNOT_PIECE} with `reconciler bind-config --secondary {name} --software knot`")
+    return made.stdout
+
+
+def setup_knot_secondary() -> None:
+    copy_transfer_key()
+    KNOT_KEY.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(KNOT_KEY, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640)
+    with os.fdopen(fd, "w") as handle:  # the command bind-config prints, as an operator runs it
+        made = subprocess.run(
+            ["sh", "-c", f"{KEY_TO_KNOT} {SECONDARY_TSIG}"], stdout=handle, check=False
+        )
+    if made.returncode != 0:
+        fail(f"could not write {KNOT_KEY} from {SECONDARY_TSIG}")
+    os.chown(KNOT_KEY, 0, grp.getgrnam("knot").gr_gid)
+    text = knot_piece().replace('target: "syslog"', 'target: "stderr"')  # the container's log
+    write_atomic(KNOT_CONF, text)
+    knot = grp.getgrnam("knot").gr_gid
+    for folder in (Path("/run/knot"), Path("/var/lib/knot")):
+        folder.mkdir(parents=True, exist_ok=True)
+        os.chown(folder, 0, knot)
+        folder.chmod(0o770)
+    checked = subprocess.run(
+        ["knotc", "-c", str(KNOT_CONF), "conf-check"], capture_output=True, text=True
+    )
+    if checked.returncode != 0:
+        fail(f"knotc conf-check {KNOT_CONF}: {(checked.stdout + checked.stderr).strip()}")
 
 
 def setup_parent() -> None:
@@ -366,13 +435,16 @@ def main(argv: list[str]) -> None:
     elif role == "secondary":
         setup_secondary()
         supervise([named])
+    elif role == "knot-secondary":
+        setup_knot_secondary()
+        supervise([Child("knotd", ["knotd", "-c", str(KNOT_CONF)], Path("/var/log/knot/knot.log"))])
     elif role == "parent":
         setup_parent()
         supervise([named])
     elif role == "outsider":
         supervise([])
     else:
-        fail(f"unknown role {role!r}: primary, secondary, parent or outsider")
+        fail(f"unknown role {role!r}: primary, secondary, knot-secondary, parent or outsider")
 
 
 if __name__ == "__main__":
