@@ -10,6 +10,7 @@ chronyd runs with -x, keeping time without setting the container's clock).
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
 from collections.abc import Iterator
@@ -23,6 +24,7 @@ CONFIG = "/etc/reconciler/daemon.toml"
 TEMPLATE = "/opt/dns-reconciler/src/repo-template/host/policy.toml"
 PACKAGE_TEMPLATES = "/opt/dns-reconciler/src/reconciler/host/templates"
 GUARDS = "/var/lib/reconciler/state/host/guards"
+DAEMON = "/opt/dns-reconciler/venv/bin/python3 /opt/dns-reconciler/venv/bin/reconciler run"
 CONFIRM_TIMEOUT = 5  # seconds; the revert timer fires 2 x this + 30 s after the change
 # No NTP server is reachable from the test network.
 CONTAINER_POLICY = {"must_be_synchronised": "false"}
@@ -254,3 +256,71 @@ def test_fail2ban_bans_the_outsider_and_its_table_survives_a_firewall_apply(
     assert host.operator_logs_in()
     back = host.reconciler("apply", host.policy("template"))
     assert back.code == 0, back.output
+
+
+def test_the_daemon_enforces_host_commits_audits_and_records(host: Host, applied: Exec) -> None:
+    """daemon.toml [host] mode = "enforce": a push changing host/ is applied (and a lock-out
+    rolled back), each noted on its commit; drift is audited, exported and shown by status."""
+    node = host.node
+    toml = node.exec("cat", DAEMON_TOML).out.replace(
+        "[host]\n", '[host]\nmode = "enforce"\ninterval = 3\n', 1
+    )
+    node.put(DAEMON_TOML, toml)
+    node.sh(f"kill -HUP $(pgrep -f '^{DAEMON}')")
+    clone = "/root/zones"
+    node.sh(
+        f"reconciler init {clone} >/dev/null && cd {clone}"
+        " && git config user.name Operator && git config user.email operator@example.test"
+        " && sed -i 's/^must_be_synchronised = .*/must_be_synchronised = false/;"
+        " s/^max_auth_tries = .*/max_auth_tries = 4/' host/policy.toml"
+        " && git add -A && git commit -qm 'host: four tries per connection'"
+        " && git remote add origin /srv/git/zones.git && git push -q origin main"
+    )
+
+    def note() -> str:
+        return node.exec(
+            "git",
+            "-C",
+            "/srv/git/zones.git",
+            "notes",
+            "--ref=reconciler",
+            "show",
+            "main",
+            check=False,
+        ).out
+
+    wait_until(lambda: "host: applied" in note(), "the daemon to apply host/", seen=note)
+    assert host.sshd_option("maxauthtries") == "4"
+
+    def status() -> dict:
+        out = node.exec("reconciler", "status", "--config", CONFIG, "--format", "json").out
+        return json.loads(out)["host"] or {}
+
+    wait_until(lambda: status().get("in_policy"), "the audit after the apply", seen=status)
+    node.sh("sed -i 's/^MaxAuthTries 4/MaxAuthTries 6/' /etc/ssh/sshd_config")
+    wait_until(
+        lambda: any(f["item"] == "ssh.max_auth_tries" for f in status().get("drift", [])),
+        "the next audit to see the hand edit",
+        seen=status,
+    )
+    text = node.exec("reconciler", "status", "--config", CONFIG).out
+    assert "drift: ssh.max_auth_tries: found 6; wanted 4" in text
+    metrics = node.exec(
+        "python3",
+        "-c",
+        "import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:9153/metrics')"
+        ".read().decode())",
+    ).out
+    assert 'reconciler_host_drift{item="ssh.max_auth_tries"} 1.0' in metrics
+    assert 'reconciler_host_drift{item="ssh.permit_root_login"} 0.0' in metrics
+    assert "reconciler_host_reboot_required 0.0" in metrics
+
+    before = host.table()
+    node.sh(
+        f"cd {clone} && sed -i 's|^allow_tcp = .*|allow_tcp = {SSH_FROM_ELSEWHERE}|' "
+        "host/policy.toml && git commit -qam 'host: SSH from elsewhere' && git push -q origin main"
+    )
+    wait_until(lambda: "host: rolled back" in note(), "the daemon to roll back", seen=note)
+    assert f"no new SSH connection to {node.address}:22 got in" in note()
+    assert host.table() == before
+    assert host.operator_logs_in()

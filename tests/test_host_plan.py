@@ -12,7 +12,7 @@ from reconciler.cli import hostreport
 from reconciler.config.host import HostSettings
 from reconciler.config.policy import Policy, parse_policy
 from reconciler.errors import ValidationError
-from reconciler.host.facts import Clock, Enablement, FileMode, Service, Sync
+from reconciler.host.facts import Clock, Enablement, FileMode, Firewall, Service, Sync
 from reconciler.host.plan import StepKind, live_plan, review_plan
 from reconciler.host.render import Managed, Rendered, Traits, render
 from reconciler.host.services import Direct, Systemd
@@ -222,3 +222,25 @@ def test_review_plan_for_a_pull_request() -> None:
     assert "```diff" in markdown and "-Port 22\n+Port 2222" in markdown
     assert "| `/etc/ssh/sshd_config` | change | `package:sshd_config.j2` |" in markdown
     assert "- time zone Etc/UTC -> Europe/Berlin" in markdown
+
+
+def test_a_right_file_with_the_table_gone_is_loaded_again() -> None:
+    """After a reboot without nftables.service the file is right and the table missing."""
+    gone = dataclasses.replace(clean_facts(), firewall=Firewall(("inet f2b-table",), False))
+    plan = live_plan(Policy(), "abc", rendered(Policy()), gone, SETTINGS, Direct())
+    (load,) = plan.files
+    assert (load.label, load.action, load.diff()) == ("nftables", "load", [])
+    assert "(load: the file is right, the live ruleset is not," in hostreport.plan_text(plan)
+    edited = clean_facts().firewall
+    assert isinstance(edited, Firewall)
+    extra = dataclasses.replace(edited, other=("tcp dport 8080 accept",))
+    plan = live_plan(
+        Policy(),
+        "abc",
+        rendered(Policy()),
+        dataclasses.replace(gone, firewall=extra),
+        SETTINGS,
+        Direct(),
+    )
+    assert [f.action for f in plan.files] == ["load"]
+    assert live_plan(Policy(), "abc", rendered(Policy()), clean_facts(), SETTINGS, Direct()).empty

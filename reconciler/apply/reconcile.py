@@ -55,7 +55,14 @@ from reconciler.model.outcome import Note, Outcome, Status
 from reconciler.model.plan import Plan, allows_unsafe, make_plan
 from reconciler.model.serial import latest, next_serial
 from reconciler.model.zone import CanonicalZone
-from reconciler.source.repo import add_note, changed_paths, is_ancestor, open_repo, resolve
+from reconciler.source.repo import (
+    HOST_LINE,
+    add_note,
+    changed_paths,
+    is_ancestor,
+    open_repo,
+    resolve,
+)
 from reconciler.source.signatures import verify_signature
 
 
@@ -636,6 +643,6 @@ def _note(
 ) -> None:
     note = Note(status, run.now, reason, served, lagging, signed or {})
     try:
-        add_note(run.repo, run.target, note.text())
+        add_note(run.repo, run.target, note.text(), keep=HOST_LINE)
     except git.GitCommandError as exc:
         run.log.warning("could not write the git note", error=str(exc).splitlines()[0])

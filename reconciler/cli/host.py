@@ -10,7 +10,6 @@ apply 0 applied or nothing to do, 1 invalid or refused by a validator, 2 rolled 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,26 +17,13 @@ import click
 
 from reconciler.cli import hostreport, report
 from reconciler.config.host import HostConfig, HostSettings, load_host_config
-from reconciler.host import read
-from reconciler.host.apply import Target, apply_host
-from reconciler.host.audit import Audit, audit
-from reconciler.host.facts import Facts
-from reconciler.host.plan import HostPlan, live_plan, review_plan
-from reconciler.host.render import TEMPLATE_DIR, Rendered, Traits, render
-from reconciler.host.services import Services, detect
+from reconciler.host.plan import HostPlan, review_plan
+from reconciler.host.render import TEMPLATE_DIR, Traits, render
+from reconciler.host.session import Session, open_session
 from reconciler.host.source import PolicySource, from_folder, from_repo
 from reconciler.source.repo import open_repo
 
 Edge = Callable[[Callable[..., int | None]], Callable[..., None]]
-
-
-@dataclass(frozen=True)
-class Context:
-    host: HostConfig
-    source: PolicySource
-    services: Services
-    rendered: tuple[Rendered, ...]
-    facts: Facts
 
 
 def load_source(host: HostConfig, rev: str | None, policy_dir: str | None) -> PolicySource:
@@ -46,14 +32,9 @@ def load_source(host: HostConfig, rev: str | None, policy_dir: str | None) -> Po
     return from_repo(open_repo(host.repo), rev or host.branch)
 
 
-def context(config_path: str, rev: str | None, policy_dir: str | None) -> Context:
+def context(config_path: str, rev: str | None, policy_dir: str | None) -> Session:
     host = load_host_config(config_path)
-    source = load_source(host, rev, policy_dir)
-    services = detect(host.host)
-    traits = Traits(journal=services.kind == "systemd")
-    rendered = render(source.policy, host.host, traits, source.overrides)
-    facts = read.gather(host, source.policy, services, rendered)
-    return Context(host, source, services, rendered, facts)
+    return open_session(host, load_source(host, rev, policy_dir))
 
 
 def review(repo: Any, base: str, head: str | None) -> HostPlan:
@@ -73,16 +54,6 @@ def review(repo: Any, base: str, head: str | None) -> HostPlan:
 
 def touches_host(paths: set[str]) -> bool:
     return any(path.startswith(f"{TEMPLATE_DIR}/") for path in paths)
-
-
-def _audit(ctx: Context) -> Audit:
-    return audit(ctx.source.policy, ctx.facts, ctx.rendered, ctx.host.host)
-
-
-def _plan(ctx: Context) -> HostPlan:
-    return live_plan(
-        ctx.source.policy, ctx.source.label, ctx.rendered, ctx.facts, ctx.host.host, ctx.services
-    )
 
 
 def _options(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -123,7 +94,7 @@ def register(main: click.Group, edge: Edge) -> None:
     def audit_command(config_path: str, rev: str | None, policy_dir: str | None, fmt: str) -> int:
         """Read the live host and report, per item, in policy or drift (found / wanted)."""
         ctx = context(config_path, rev, policy_dir)
-        result = _audit(ctx)
+        result = ctx.audit()
         if fmt == "json":
             click.echo(report.json_text({"policy": ctx.source.label, **result.to_dict()}))
         else:
@@ -138,7 +109,7 @@ def register(main: click.Group, edge: Edge) -> None:
     @edge
     def plan_command(config_path: str, rev: str | None, policy_dir: str | None, fmt: str) -> int:
         """What `host apply` would change: a diff of each managed file, and the commands."""
-        plan = _plan(context(config_path, rev, policy_dir))
+        plan = context(config_path, rev, policy_dir).plan()
         if fmt == "json":
             click.echo(report.json_text({**plan.to_dict(), "changes": not plan.empty}))
         elif fmt == "markdown":
@@ -153,16 +124,7 @@ def register(main: click.Group, edge: Edge) -> None:
     @edge
     def apply_command(config_path: str, rev: str | None, policy_dir: str | None, fmt: str) -> int:
         """Make the host match the policy: check, write, reload, verify; revert on failure."""
-        ctx = context(config_path, rev, policy_dir)
-        target = Target(
-            ctx.host,
-            ctx.source.policy,
-            ctx.rendered,
-            ctx.services,
-            ctx.facts,
-            lambda: read.gather(ctx.host, ctx.source.policy, ctx.services, ctx.rendered),
-        )
-        outcome = apply_host(target, _plan(ctx))
+        outcome = context(config_path, rev, policy_dir).apply()
         if fmt == "json":
             click.echo(report.json_text(outcome.to_dict()))
         else:

@@ -6,7 +6,8 @@ markdown` for the host section of the pull-request comment.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from reconciler.host.audit import Audit, Status
 
@@ -42,9 +43,9 @@ def plan_text(plan: HostPlan) -> str:
     head = f"host plan: host/policy.toml of {plan.label}"
     out = [head if plan.base is None else f"{head} (against {plan.base})"]
     for change in plan.files:
-        action = (
-            "create" if change.before is None else ("remove" if change.after is None else "change")
-        )
+        action = change.action
+        if action == "load":
+            action = "load: the file is right, the live ruleset is not"
         out.append(f"file {change.path} ({action}, from {change.source})")
         out += [f"  {line}" for line in change.diff()]
     for step in plan.steps:
@@ -65,11 +66,7 @@ def plan_markdown(plan: HostPlan) -> str:
     if plan.files:
         out += ["| File | Action | From |", "|---|---|---|"]
         for change in plan.files:
-            action = (
-                "create"
-                if change.before is None
-                else ("remove" if change.after is None else "change")
-            )
+            action = change.action
             out.append(f"| `{change.path}` | {action} | `{change.source}` |")
         out.append("")
     for change in plan.files:
@@ -106,3 +103,20 @@ def apply_text(outcome: HostOutcome) -> str:
         out.append(f"saved copies and the revert's log: {outcome.guard}")
     out += [f"note: {note}" for note in plan.notes]
     return "\n".join(out)
+
+
+def status_text(summary: Mapping[str, Any]) -> str:
+    """The daemon's last audit of the host (STATE/host/last-audit.json), for `status`."""
+    drift, unreadable = summary.get("drift", []), summary.get("unreadable", [])
+    verdict = "in policy" if summary.get("in_policy") else f"{len(drift)} item(s) drifted"
+    if unreadable:
+        verdict += f", {len(unreadable)} unreadable"
+    lines = [
+        f"host ({summary.get('mode')}): {verdict} at {summary.get('at')}"
+        f" against host/policy.toml of {summary.get('policy')}"
+    ]
+    lines += [f"  drift: {f['item']}: found {f['found']}; wanted {f['wanted']}" for f in drift]
+    lines += [f"  unreadable: {f['item']}: {f['found']}" for f in unreadable]
+    if summary.get("reboot_required"):
+        lines.append("  a reboot is required")
+    return "\n".join(lines)

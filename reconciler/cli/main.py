@@ -453,12 +453,18 @@ def rollback_command(rev: str | None, config_path: str, allow_unsafe: bool, fmt:
 def status_command(config_path: str, fmt: str) -> int:
     """Deployed commit, each zone's serial on every server (asked live), last failure."""
     from reconciler.apply import status
+    from reconciler.cli import hostreport
+    from reconciler.serve.hostwatch import read_summary
 
-    result = status.gather(load_host_config(config_path))
+    host = load_host_config(config_path)
+    result = status.gather(host)
+    audited = read_summary(host) if host.host.mode != "off" else None
     if fmt == "json":
-        click.echo(report.json_text(result.to_dict()))
+        click.echo(report.json_text({**result.to_dict(), "host": audited}))
     else:
         click.echo(report.status_text(result))
+        if audited is not None:
+            click.echo(hostreport.status_text(audited))
     return EXIT_OK
 
 

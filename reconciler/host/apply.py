@@ -208,7 +208,8 @@ def _save(target: Target, folder: Path, plan: HostPlan) -> guard.Revert:
         if change.label == "nftables":
             table = saved / "table.nft"
             listing = run("nft", "list", "table", "inet", "reconciler")
-            table.write_text(REPLACE + (listing.out if listing.ok else f"delete table {TABLE}\n"))
+            # No table before: made and deleted in the same transaction, so none after.
+            table.write_text(REPLACE + (listing.out if listing.ok else ""))
         commands += reloads(target, change, table)
     for step in reversed(plan.steps):
         commands += step.undo

@@ -18,8 +18,9 @@ from pathlib import Path
 
 from reconciler.config.host import HostSettings
 from reconciler.config.policy import Policy
+from reconciler.host.audit import wanted_openings
 from reconciler.host.facts import Enablement, Facts, FileMode, Service, Unreadable
-from reconciler.host.render import Rendered
+from reconciler.host.render import Managed, Rendered
 from reconciler.host.services import Action, Argv, Services
 
 NFTABLES_CONF = "nftables.conf"  # the label of /etc/nftables.conf's include line
@@ -35,6 +36,15 @@ class FileChange:
     after: str | None
     source: str
     mode: int = 0o644
+
+    @property
+    def action(self) -> str:
+        """create, remove, change, or load (the file is right, what runs is not: reload it)."""
+        if self.before is None:
+            return "create"
+        if self.after is None:
+            return "remove"
+        return "load" if self.before == self.after else "change"
 
     def diff(self) -> list[str]:
         return list(
@@ -89,9 +99,7 @@ class HostPlan:
                     "path": str(f.path),
                     "managed": f.label,
                     "source": f.source,
-                    "action": "create"
-                    if f.before is None
-                    else ("remove" if f.after is None else "change"),
+                    "action": f.action,
                     "diff": f.diff(),
                 }
                 for f in self.files
@@ -105,6 +113,25 @@ class HostPlan:
 
 
 # --- live: the host as it is --------------------------------------------------------------------
+
+
+def table_differs(policy: Policy, facts: Facts) -> bool:
+    """The live table inet reconciler is not what the policy wants (absent after a reboot
+    without nftables.service, or changed by hand), whatever the file holds."""
+    live = facts.firewall
+    if isinstance(live, Unreadable):
+        return False
+    if not policy.firewall.enabled:
+        return live.present
+    rejects = policy.firewall.default_incoming == "reject"
+    return (
+        not live.present
+        or not live.hooked
+        or live.policy != "drop"
+        or live.rejects != rejects
+        or live.openings != wanted_openings(policy)
+        or bool(live.other)
+    )
 
 
 def include_line(settings: HostSettings) -> str:
@@ -267,7 +294,11 @@ def live_plan(
     files: list[FileChange] = []
     for target in rendered:
         current = facts.managed.get(target.managed.label)
-        if isinstance(current, Unreadable) or current == target.text:
+        if isinstance(current, Unreadable):
+            continue
+        if current == target.text and not (
+            target.managed is Managed.NFTABLES and table_differs(policy, facts)
+        ):
             continue
         files.append(
             FileChange(

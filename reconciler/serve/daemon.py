@@ -42,6 +42,7 @@ from reconciler.bind.catalog import CATALOG
 from reconciler.config.host import HostConfig, load_host_config
 from reconciler.errors import ReconcilerError
 from reconciler.serve import chain, decide, driftcheck
+from reconciler.serve.hostwatch import HostWatch
 from reconciler.serve.metrics import HttpServer, Metrics
 from reconciler.source.repo import open_repo, resolve
 
@@ -85,6 +86,7 @@ class Daemon:
         self.host: HostConfig = load_host_config(config_path)
         self.log = structlog.get_logger().bind(component="daemon")
         self.metrics = Metrics()
+        self.hostwatch = HostWatch(self.host, self.metrics)
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._reread = threading.Event()
@@ -173,6 +175,7 @@ class Daemon:
             if woken:
                 self._looked = time.monotonic()
             self._check_drift()
+            self.hostwatch.turn(self._head())
 
     def _sleep_for(self) -> float:
         waits = [self.host.recheck_interval]
@@ -182,7 +185,17 @@ class Daemon:
             waits.append(self.host.fetch_interval)
         if self.host.drift_interval > 0:
             waits.append(max(self._drift_due - time.monotonic(), 0.0))
+        host_audit = self.hostwatch.wait()
+        if host_audit is not None:
+            waits.append(host_audit)
         return min(waits)
+
+    def _head(self) -> str | None:
+        """The branch head for the host half; None when the repo cannot be read now."""
+        try:
+            return resolve(open_repo(self.host.repo), self.host.branch).hexsha
+        except ReconcilerError:
+            return None
 
     def _debounce(self) -> float:
         """Seconds spent gathering events. An event that finds the daemon idle (a push) starts
@@ -353,11 +366,19 @@ class Daemon:
 
     def _longest_turn(self) -> float:
         """How long one turn of the loop may take: a wait, a fetch and a whole reconcile,
-        and a drift check (transfers, and a restoring reconcile) when it is on."""
+        a drift check (transfers, and a restoring reconcile) when it is on, and (enforce) a
+        host apply up to its revert timer."""
         host = self.host
         reconcile_time = host.primary_deadline + host.deadline
         drift = AXFR_TIMEOUT + reconcile_time if host.drift_interval > 0 else 0
-        return max(host.recheck_interval, host.fetch_interval) + reconcile_time + drift + 120
+        apply_host = 2 * host.host.confirm_timeout + 30 if host.host.mode == "enforce" else 0
+        return (
+            max(host.recheck_interval, host.fetch_interval)
+            + reconcile_time
+            + drift
+            + apply_host
+            + 120
+        )
 
     # --- the repo -------------------------------------------------------------------------
 
@@ -397,5 +418,6 @@ class Daemon:
         except ReconcilerError as exc:
             self.log.error("daemon.toml not reloaded; keeping the old one", error=str(exc))
             return
+        self.hostwatch.host = self.host
         self.memory = decide.reloaded(self.memory, self._backoff())
         self.log.info("daemon.toml reloaded")

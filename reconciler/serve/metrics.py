@@ -120,6 +120,17 @@ class Metrics:
             ["zone"],
             registry=r,
         )
+        self.host_drift = Gauge(
+            "reconciler_host_drift",
+            "1 when the host's item drifted from host/policy.toml at the last audit, else 0.",
+            ["item"],
+            registry=r,
+        )
+        self.reboot_required = Gauge(
+            "reconciler_host_reboot_required",
+            "1 when the host waits for a reboot (a package asks, or an older kernel runs).",
+            registry=r,
+        )
         self.primary: tuple[str, int] | None = None
         self._lag_since: dict[tuple[str, str], float] = {}
 
@@ -186,6 +197,13 @@ class Metrics:
                         counts[label] = counts.get(label, 0) + 1
             for (role, record, state), count in counts.items():
                 self.keys.labels(chain.zone, role, record, state).set(count)
+
+    def host_audit(self, drift: dict[str, bool], reboot_required: bool) -> None:
+        """The last audit of the host: each item, drifted or not."""
+        self.host_drift.clear()
+        for item, drifted in drift.items():
+            self.host_drift.labels(item).set(1 if drifted else 0)
+        self.reboot_required.set(1 if reboot_required else 0)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

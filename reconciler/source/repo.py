@@ -159,8 +159,17 @@ def trailers(message: str) -> tuple[tuple[str, str], ...]:
 NOTES_REF = "reconciler"
 
 
-def add_note(repo: git.Repo, commit: str, text: str) -> None:
-    """Attach (replace) the reconciler's note on `commit`: `git log --notes=reconciler`."""
+HOST_LINE = "host: "  # the host half's lines of a note (serve/hostwatch.py): zones keep them
+
+
+def add_note(repo: git.Repo, commit: str, text: str, keep: str | None = None) -> None:
+    """Attach (replace) the reconciler's note on `commit`: `git log --notes=reconciler`.
+    `keep`: lines of the note there already that start with it stay, after `text`."""
+    if keep is not None:
+        kept = [
+            line for line in (read_note(repo, commit) or "").splitlines() if line.startswith(keep)
+        ]
+        text = "\n".join([text, *kept])
     repo.git.execute(
         [
             "git",
@@ -191,3 +200,11 @@ def all_notes(repo: git.Repo) -> dict[str, str]:
         data = repo.odb.stream(bytes.fromhex(blob)).read()
         notes[commit] = data.decode("utf-8", errors="replace")
     return notes
+
+
+def read_note(repo: git.Repo, commit: str) -> str | None:
+    """The reconciler's note on `commit` (None: it has none)."""
+    try:
+        return str(repo.git.notes(f"--ref={NOTES_REF}", "show", commit))
+    except git.GitCommandError:
+        return None
