@@ -26,6 +26,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import subprocess
 import sys
 import tempfile
@@ -149,6 +150,9 @@ def huge_zone(site: pushbench.Site, records: int) -> Line:
     name = "huge.example"
     path = site.clone / "zones" / f"{name}.zone"
     write_zone(path, [*zone_lines(name, records), pushbench.probe_line("start")])
+    toml = site.clone / "reconciler.toml"
+    limit = f"max_records = {pushbench.MAX_RECORDS}"
+    toml.write_text(re.sub(r"(?m)^max_records = 1000000$", limit, toml.read_text()), "utf-8")
     size = path.stat().st_size / 1e6
     pid = site.daemon_pid
     pushbench.reset_peak(pid)
@@ -455,6 +459,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=HERE, help="where results.md goes")
     parser.add_argument("--only", action="append", choices=SECTIONS, help="run only these")
     args = parser.parse_args(argv)
+    # As installed: with compiled bytecode (a session may ask Python not to write it; then every
+    # hook's start would compile the package again).
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+    package = Path(pushbench.demo.__file__).resolve().parent.parent
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(package)], check=False)
     sizes = SMOKE if args.smoke else FULL
     if args.runs:
         sizes = Sizes(args.runs, *list(sizes.__dict__.values())[1:])

@@ -22,6 +22,7 @@ import re
 import statistics
 import subprocess
 import time
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +35,7 @@ from reconciler.bind.tools import tool
 from reconciler.devtools import demo
 
 PROBE = "bench-probe"
+MAX_RECORDS = 2_000_000  # the host's ceiling and the repo's [safety], for the 60 MB zone
 GIT = ["git", "-c", "user.name=reconciler bench", "-c", "user.email=bench@localhost"]
 
 
@@ -77,18 +79,35 @@ def start_site(root: Path, zones: dict[str, list[str]], recheck: int = 3600) -> 
         subprocess.run([*GIT, "push", "-q"], cwd=clone, check=True, capture_output=True)
         config = root / "daemon.toml"
         text = config.read_text(encoding="utf-8")
-        config.write_text(
-            re.sub(r"recheck_interval = \d+", f"recheck_interval = {recheck}", text), "utf-8"
-        )
+        text = re.sub(r"recheck_interval = \d+", f"recheck_interval = {recheck}", text)
+        config.write_text(text + f"\n[check]\nmax_records = {MAX_RECORDS}\n", "utf-8")
         pid = demo.start_daemon(root)
         site = Site(root, made, pid, values)
         for name in values:
             wait_served(site, name, "start", deadline=600)
+        wait_healthy(site, deadline=1800)
     except BaseException:
         demo.stop(root)
         made.servers.stop_all()
         raise
     return site
+
+
+def wait_healthy(site: Site, deadline: float) -> None:
+    """Until the daemon's /healthz says ok: its first reconcile confirmed on every secondary
+    (with many new zones the secondaries take a while), nothing left to retry."""
+    url = f"http://{site.setup.host.http_listen}/healthz"
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        try:
+            with opener.open(url, timeout=2) as answer:
+                if answer.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"the daemon never said healthy at {url}")
 
 
 def answers(address: str, port: int, zone: str, value: str) -> bool:
