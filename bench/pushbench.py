@@ -86,6 +86,7 @@ def start_site(root: Path, zones: dict[str, list[str]], recheck: int = 3600) -> 
         for name in values:
             wait_served(site, name, "start", deadline=600)
         wait_healthy(site, deadline=1800)
+        wait_quiet(site, quiet=5, deadline=1800)
     except BaseException:
         demo.stop(root)
         made.servers.stop_all()
@@ -108,6 +109,23 @@ def wait_healthy(site: Site, deadline: float) -> None:
             pass
         time.sleep(0.2)
     raise RuntimeError(f"the daemon never said healthy at {url}")
+
+
+def wait_quiet(site: Site, quiet: float, deadline: float) -> None:
+    """Until no server's log has grown for `quiet` seconds: after many new zones the primary
+    still drains its rate-limited NOTIFY queue (notify-rate) long after they are served, and
+    a change's NOTIFY would wait behind it."""
+    logs = [s.log_file for s in site.setup.servers.all()]
+    sizes = [-1] * len(logs)
+    still = time.monotonic()
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        now = [log.stat().st_size if log.exists() else 0 for log in logs]
+        if now != sizes:
+            sizes, still = now, time.monotonic()
+        elif time.monotonic() - still >= quiet:
+            return
+        time.sleep(0.5)
 
 
 def answers(address: str, port: int, zone: str, value: str) -> bool:
