@@ -4,12 +4,14 @@ One user-defined bridge network (SUBNET, `internal`: no route out), created and 
 here, and five containers of the one image built from deploy/Dockerfile, each at a fixed
 address:
 
-    parent    172.30.53.5   the `test.` zone, delegating example.test (NS and glue)
+    parent    172.30.53.5   the `test.` zone, signed, delegating example.test (NS and glue)
     ns1       172.30.53.10  the primary: named + `reconciler run`, the bare repo users push to
     ns2, ns3  .11, .12      secondaries, configured with `reconciler bind-config` (catalog zone)
     ns4       172.30.53.13  made by integration/test_knot.py only: a Knot DNS secondary
                             (`bind-config --software knot`)
     outsider  172.30.53.99  a host on the network that holds no key
+    resolver  172.30.53.53  made by integration/test_dnssec.py only: a validating resolver
+                            that trusts the parent's key
     host1     172.30.53.20  made by integration/test_host.py only: a primary whose host
                             (sshd, nftables, fail2ban) `host apply` changes
 
@@ -61,6 +63,7 @@ ADDRESSES = {
     "ns3": "172.30.53.12",
     "ns4": "172.30.53.13",  # made by integration/test_knot.py only: a Knot DNS secondary
     "outsider": "172.30.53.99",
+    "resolver": "172.30.53.53",  # made by integration/test_dnssec.py only: it validates
     "host1": "172.30.53.20",  # a primary of its own for the host half (integration/test_host.py)
 }
 ROLES = {
@@ -70,6 +73,7 @@ ROLES = {
     "ns3": "secondary",
     "ns4": "knot-secondary",
     "outsider": "outsider",
+    "resolver": "resolver",
     "host1": "primary",
 }
 ZONE = "example.test"
@@ -372,7 +376,7 @@ class Topology:
     def start(self) -> None:
         """Network, parent, primary, outsider; the first commit; secondaries; converged."""
         self.create_network()
-        parent = self.create("parent")
+        parent = self.create("parent", {"SIGN_ZONES": "yes"})  # a signed TLD, as registries run
         parent.put("/srv/parent/test.zone", PARENT_ZONE)
         parent.container.start()
         primary = self.create("ns1", {"NAMED_OPTIONS": PRIMARY_OPTIONS}, cap_add=["NET_ADMIN"])
@@ -422,7 +426,8 @@ class Topology:
         for old, new in changes.items():
             assert old in text, old
             text = text.replace(old, new)
-        return text
+        # The parent is asked for a zone's DS before signing goes off (test_dnssec.py).
+        return text + f'\n[dnssec]\nparents = ["{ADDRESSES["parent"]}"]\n'
 
     @staticmethod
     def _identity(clone: Clone) -> None:

@@ -24,7 +24,13 @@ knot-secondary
     /etc/knot/reconciler-secondary.conf (or made here, as for a secondary, when
     $PRIMARY_ADDRESS is set), logging to the container's output; then knotd.
 parent
-    named serving every /srv/parent/NAME.zone as zone NAME (a TLD with delegations).
+    named serving every /srv/parent/NAME.zone as zone NAME (a TLD with delegations); with
+    SIGN_ZONES=yes each is signed inline by BIND's default dnssec-policy (a registry's
+    signed TLD). SIGHUP to named reloads the files after a DS is added or removed.
+resolver
+    A validating resolver: named with dnssec-validation, trusting the keys in
+    /etc/bind/trust-anchors.conf, reaching zone $PARENT_ZONE (default: test) at
+    $PARENT_ADDRESS through a static stub.
 outsider
     Nothing runs: a host on the network with dig and Python, for the tests.
 
@@ -323,9 +329,15 @@ def setup_knot_secondary() -> None:
 def setup_parent() -> None:
     common_named_setup()
     zones = []
+    signing = ""
+    if os.environ.get("SIGN_ZONES") == "yes":  # named writes NAME.zone.signed beside the file
+        make_dir(PARENT_ZONES, 0o755, owner_bind=True)
+        signing = (
+            '\tdnssec-policy default;\n\tinline-signing yes;\n\tkey-directory "/var/cache/bind";\n'
+        )
     for file in sorted(PARENT_ZONES.glob("*.zone")):
         name = file.name.removesuffix(".zone")
-        zones.append(f'zone "{name}" {{\n\ttype primary;\n\tfile "{file}";\n}};')
+        zones.append(f'zone "{name}" {{\n\ttype primary;\n\tfile "{file}";\n{signing}}};')
     if not zones:
         fail(f"no zone files in {PARENT_ZONES} (NAME.zone for zone NAME)")
     render("named-parent.conf", NAMED_CONF, extra_options=extra_options(), zones="\n".join(zones))
@@ -396,6 +408,24 @@ class Child:
         say(f"stopped {self.name} (status {process.returncode})")
 
 
+def setup_resolver() -> None:
+    common_named_setup()
+    anchors = Path("/etc/bind/trust-anchors.conf")
+    if not anchors.exists():
+        fail(f"{anchors} is missing: trust-anchors {{ ... }}; for the parent zone's key")
+    address = os.environ.get("PARENT_ADDRESS", "")
+    if not address:
+        fail("PARENT_ADDRESS is not set: the parent zone's server")
+    render(
+        "named-resolver.conf",
+        NAMED_CONF,
+        extra_options=extra_options(),
+        parent_zone=os.environ.get("PARENT_ZONE", "test"),
+        parent_address=address,
+    )
+    checkconf()
+
+
 def wait_for_named(limit: float = 60.0) -> None:
     end = time.monotonic() + limit
     while probe.soa_serial("127.0.0.1", 53, CATALOG, timeout=0.5) is None:
@@ -441,10 +471,16 @@ def main(argv: list[str]) -> None:
     elif role == "parent":
         setup_parent()
         supervise([named])
+    elif role == "resolver":
+        setup_resolver()
+        supervise([named])
     elif role == "outsider":
         supervise([])
     else:
-        fail(f"unknown role {role!r}: primary, secondary, knot-secondary, parent or outsider")
+        fail(
+            f"unknown role {role!r}: primary, secondary, knot-secondary, parent, resolver "
+            "or outsider"
+        )
 
 
 if __name__ == "__main__":
