@@ -10,6 +10,7 @@ write, no zone file is left newer than its journal. Called by the reconcile step
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Collection, Mapping
 from contextlib import suppress
@@ -233,12 +234,23 @@ class Deployer:
         if self.confirm_primary({CATALOG: serial}, offset):
             raise BindError(f"the primary does not serve the catalog zone {CATALOG} at {serial}")
 
+    def _key_directory(self) -> None:
+        """The key directory, made (when missing) with the zone folder's group and mode
+        0770: named, in that group, writes the keys there (it writes its journals there)."""
+        keys = self.host.keys
+        if keys.is_dir():
+            return
+        keys.mkdir(parents=True)
+        with suppress(OSError):  # a group we are not in: named's owner must set it
+            os.chown(keys, -1, self.host.zone_dir.stat().st_gid)
+        keys.chmod(0o770)
+
     def _write_include(self, members: set[str]) -> None:
         host = self.host
         if any(self.config.dnssec.signed(zone) for zone in members):
             # named writes the zones' keys there; the folder is never in git
             try:
-                host.keys.mkdir(mode=0o770, parents=True, exist_ok=True)
+                self._key_directory()
             except OSError as exc:
                 raise ConfigError(
                     f"the DNSSEC key directory {host.keys} cannot be created ({exc.strerror}): "

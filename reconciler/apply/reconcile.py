@@ -492,6 +492,12 @@ def _refusals(
             reasons.append(str(problem))
             continue
         why = failure.text if failure else None
+        if why is None and run.deploy.signs(zone):
+            why = (
+                "named loaded it but serves no copy signed with valid RRSIGs: can named "
+                f"write its key directory {run.host.keys}? `rndc dnssec -status {zone}`, "
+                "and named's log (category dnssec)"
+            )
         if why is None:
             try:
                 why = run.deploy.rndc.zonestatus(zone).splitlines()[0]
