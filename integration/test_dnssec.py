@@ -13,6 +13,7 @@ import re
 from collections.abc import Iterator
 
 import dns.dnssec
+import dns.exception
 import dns.flags
 import dns.message
 import dns.name
@@ -20,6 +21,7 @@ import dns.query
 import dns.rdatatype
 import pytest
 
+from integration.conftest import LOGS
 from integration.topology import (
     PARENT_ZONE,
     ZONE,
@@ -95,7 +97,10 @@ def _validated(resolver: str, name: str) -> tuple[bool, list[str]]:
     """(the AD flag, the A records) of the resolver's answer for `name`."""
     query = dns.message.make_query(name, "A", want_dnssec=True)
     query.flags |= dns.flags.AD
-    reply = dns.query.udp(query, resolver, timeout=3.0)
+    try:
+        reply = dns.query.udp(query, resolver, timeout=3.0)
+    except (dns.exception.Timeout, OSError):
+        return False, []  # not started yet
     records = sorted(
         r.to_text() for rrset in reply.answer if rrset.rdtype == dns.rdatatype.A for r in rrset
     )
@@ -117,6 +122,8 @@ def clone(topology: Topology) -> Iterator[Clone]:
             clone.push()
         resolver = topology.nodes.pop("resolver", None)
         if resolver is not None:
+            LOGS.mkdir(parents=True, exist_ok=True)
+            (LOGS / "resolver-named.log").write_text(resolver.log())
             resolver.container.remove(force=True, v=True)
         topology.wait_converged()
 
