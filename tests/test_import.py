@@ -444,3 +444,19 @@ def test_zones_of_named_conf_itself_taken_over_without_a_gap(tmp_path: Path) -> 
         assert code == 1 and "lists zones already (example.org)" in err, err + out
     finally:
         servers.stop_all()
+
+
+def test_import_from_files_refuses_an_include_naming_file_and_line(tmp_path: Path) -> None:
+    (tmp_path / "db.example.org").write_text(ORG + "$INCLUDE /etc/bind/more.db\n")
+    conf = tmp_path / "named.conf"
+    conf.write_text(f'zone "example.org" {{ type primary; file "{tmp_path}/db.example.org"; }};\n')
+    code, out, err = cli(
+        "import", str(tmp_path / "repo"), "--named-conf", str(conf), "--from-files"
+    )
+    line = ORG.count("\n") + 1
+    assert code == 1, out
+    assert err == (
+        f"error: {tmp_path}/db.example.org:{line}: zone example.org: $INCLUDE is not followed "
+        "by an import from files; import this zone by AXFR (--key-file) instead\n"
+    )
+    assert not (tmp_path / "repo").exists()

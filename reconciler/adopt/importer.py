@@ -160,7 +160,8 @@ def _from_file(request: Request, zone: ConfZone) -> ImportedZone:
                 f"{zone.file}:{number}: zone {zone.name}: $INCLUDE is not followed by an "
                 "import from files; import this zone by AXFR (--key-file) instead"
             )
-    records = canonical_dump(zone.name, text)  # as BIND reads the operator's file
+    # as BIND reads the operator's file (bytes that are not UTF-8 kept in the repo as they are)
+    records = canonical_dump(zone.name, data.decode("utf-8", errors="replace"))
     serial = _serial(records)
     return ImportedZone(zone.name, _path(zone.name), text, serial, str(zone.file), records)
 
