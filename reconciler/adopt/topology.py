@@ -120,10 +120,19 @@ def config_text(template: str, topology: Topology, algorithm: str, scheme: Schem
     )
     start, end = template.index("# The primary:"), template.index("# Zone transfers")
     text = template[:start] + servers + template[end:]
-    text = re.sub(r'(?m)^tsig_key = ".*"$', f"tsig_key = {json.dumps(topology.key_name)}", text)
-    text = re.sub(r'(?m)^algorithm = ".*"$', f"algorithm = {json.dumps(algorithm)}", text)
-    text = re.sub(r'(?m)^scheme = ".*"$', f"scheme = {json.dumps(scheme)}", text)
+    text = _set(text, "transfer", "tsig_key", topology.key_name)
+    text = _set(text, "transfer", "algorithm", algorithm)
+    text = _set(text, "serial", "scheme", scheme)
     cut = text.find("# Variables for zones/")
     if cut != -1:
         text = text[:cut] + "# Variables for zones/*.zone.j2 templates, as {{ name }}.\n[vars]\n"
     return text
+
+
+def _set(text: str, table: str, key: str, value: str) -> str:
+    """`key = "value"` in the template's `[table]` (another table's `key` is left alone)."""
+    start = text.index(f"\n[{table}]\n")
+    end = text.find("\n[", start + 1)
+    end = len(text) if end == -1 else end
+    body = re.sub(rf'(?m)^{key} = ".*"$', f"{key} = {json.dumps(value)}", text[start:end], count=1)
+    return text[:start] + body + text[end:]
