@@ -399,9 +399,7 @@ def test_a_commit_that_loosens_safety_is_unsafe_and_the_plan_says_so(
         "unsafe: reconciler.toml: raises [safety] max_change_percent from 30 to 90 "
         "(a looser safety limit)"
     )
-    deployment.clone.git.commit(
-        "-q", "--allow-empty", "-m", "Allow larger changes\n\nReconciler-Allow: unsafe"
-    )
+    commit_all(deployment.clone, "Allow larger changes\n\nReconciler-Allow: unsafe")
     deployment.clone.git.push("-q", "origin", "main")
     assert deployment.apply()[0] == 0
     deployment.edit(ZONE, _renumber, "Renumber: 44%, under the new limit of 90%")

@@ -12,6 +12,7 @@ import os
 import signal
 from pathlib import Path
 
+from reconciler.devtools.init import commit_all
 from tests.conftest import GOOD_ZONE
 from tests.daemonsite import WAIT, Site, wait_until
 
@@ -58,7 +59,7 @@ def _push_bomb(site: Site, original: str, path: str, line: str, message: str) ->
     (clone / TEMPLATE).unlink(missing_ok=True)
     (clone / path).write_text((original if path == ZONE else GOOD_ZONE) + line)
     site.clone.git.add("-A")
-    site.clone.git.commit("-q", "-m", message)
+    commit_all(site.clone, message)
     site.clone.git.push("-q", "origin", "main")
     return site.clone.head.commit.hexsha
 
@@ -123,7 +124,7 @@ def test_a_commit_cannot_raise_the_record_limit_above_the_hosts(site: Site) -> N
     zone = clone / ZONE
     zone.write_text(zone.read_text() + "$GENERATE 1-5000 h$ IN A 192.0.2.1\n")
     site.clone.git.add("-A")
-    site.clone.git.commit("-q", "-m", "Five thousand hosts\n\nReconciler-Allow: unsafe")
+    commit_all(site.clone, "Five thousand hosts\n\nReconciler-Allow: unsafe")
     site.clone.git.push("-q", "origin", "main")
     sha = site.clone.head.commit.hexsha
     event = daemon.wait_event(lambda e: e.get("commit") == sha[:12] and "status" in e, "verdict")

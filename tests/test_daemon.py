@@ -170,7 +170,8 @@ def test_second_daemon_refuses_and_signals_are_honoured(site: Site) -> None:
 def test_force_push_is_refused_until_a_new_commit(site: Site) -> None:
     daemon = site.start()
     served = site.serials()
-    site.clone.git.commit("-q", "--amend", "-m", "Rewritten history", "--allow-empty")
+    site.clone.git.reset("-q", "--soft", "HEAD~1")  # an amend, with no git identity needed
+    commit_all(site.clone, "Rewritten history")
     site.clone.git.push("-q", "-f", "origin", "main")
     event = daemon.wait_event(
         lambda e: e.get("event") == "commit refused; waiting for a new commit", "the refusal"

@@ -11,6 +11,7 @@ import pytest
 from reconciler.cli import hostreport
 from reconciler.config.host import HostSettings
 from reconciler.config.policy import Policy, parse_policy
+from reconciler.devtools.init import commit_all
 from reconciler.errors import ValidationError
 from reconciler.host.facts import Clock, Enablement, FileMode, Firewall, Service, Sync
 from reconciler.host.plan import StepKind, live_plan, review_plan
@@ -106,8 +107,7 @@ def test_policy_and_overrides_from_a_commit_and_a_folder(tmp_path: Path) -> None
     (tmp_path / "repo" / "host" / "policy.toml").write_text("[ssh]\nmax_auth_tries = 2\n")
     (tmp_path / "repo" / "host" / "sshd_config.j2").write_text("Port {{ ssh.port }}\n")
     (tmp_path / "repo" / "host" / "README.md").write_text("not a template\n")
-    repo.git.add(A=True)
-    repo.git.commit("-qm", "host", "--author", "t <t@example.test>")
+    commit_all(repo, "host")
     source = from_repo(repo, "HEAD")
     assert source.policy.ssh.max_auth_tries == 2
     assert source.overrides == {"sshd_config.j2": "Port {{ ssh.port }}\n"}
