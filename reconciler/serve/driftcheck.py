@@ -14,8 +14,9 @@ from __future__ import annotations
 import structlog
 
 from reconciler.apply import reconcile
-from reconciler.apply.drift import DriftReport, find_drift, save_drift
+from reconciler.apply.drift import DriftReport, find_drift, load_drift, save_drift
 from reconciler.apply.state import load_state
+from reconciler.bind import probe
 from reconciler.bind.keys import read_key_file
 from reconciler.check.inspect import read_config
 from reconciler.config.host import HostConfig
@@ -51,6 +52,15 @@ def _compare(host: HostConfig, log: structlog.stdlib.BoundLogger) -> DriftReport
     if state.last_applied is None:
         return None
     config = read_config(open_repo(host.repo), state.last_applied)[0]
+    primary = config.primary
+    first = next(iter(sorted(state.zones)), None)
+    if first is not None and (
+        probe.query(primary.address, primary.port, first, "SOA", timeout=host.query_timeout) is None
+    ):
+        # Transfers from a primary that does not answer would hold the worker (and the next
+        # push) for their whole timeout: the check waits for the next interval instead.
+        log.warning("drift not checked: the primary does not answer", zone=first, stage="drift")
+        return load_drift(host.state_dir)
     key = read_key_file(host.transfer_key_file)
     # The names reconciler.toml's [dynamic] lets an RFC 2136 client update are not git's.
     report = find_drift(host.state_dir, state, config.primary, key, config.dynamic.is_dynamic)
