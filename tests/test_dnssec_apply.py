@@ -20,6 +20,7 @@ from reconciler.bind.dnssec import signature, zone_keys
 from reconciler.cli.main import main
 from reconciler.devtools import demo
 from reconciler.model.serial import is_newer
+from tests.daemonsite import wait_until
 from tests.test_apply import WWW, ZONE, Deployment
 from tests.test_dnssec_config import with_policy
 
@@ -156,3 +157,36 @@ def test_dnssec_status_names_the_keys_their_ds_and_the_next_step(deployment: Dep
     code, status = deployment.run("status")
     signed = {z["zone"]: z["signed"] for z in status["zones"]}
     assert signed == {"example.com": True, "example.net": False}
+
+
+def test_a_signed_zone_removed_and_added_again_keeps_its_key(deployment: Deployment) -> None:
+    _sign(deployment)
+    zone_dir = deployment.sandbox.host.zone_dir
+    assert (zone_dir / "example.com.zone.signed").exists()
+    primary = deployment.sandbox.servers.primary
+    before = zone_keys(primary.address, primary.port, "example.com", 2.0)
+    seen = deployment.serials()[0]  # the signed serial the world saw
+    assert seen is not None
+    clone = deployment.clone
+    clone.git.rm("-q", ZONE)
+    clone.git.commit("-q", "-m", "Stop serving example.com\n\nReconciler-Allow: unsafe")
+    clone.git.push("-q", "origin", "main")
+    code, removed = deployment.apply()
+    assert (code, removed["status"]) == (0, "confirmed"), removed
+    assert not list(zone_dir.glob("example.com.zone*"))  # the signed copy went with the zone
+    assert list(deployment.sandbox.host.keys.glob("Kexample.com.+013+*.private"))
+
+    clone.git.revert("--no-edit", "HEAD")
+    clone.git.push("-q", "origin", "main")
+    code, added = deployment.apply()
+    assert (code, added["status"]) == (0, "confirmed"), added
+    after = zone_keys(primary.address, primary.port, "example.com", 2.0)
+    assert before is not None and after is not None
+    assert {k.to_text() for k in after} == {k.to_text() for k in before}  # the DS still fits
+    # Served again past every serial it was seen with, the signed one too.
+    assert is_newer(added["served"]["example.com"], seen), (added["served"], seen)
+    # (a secondary applies the catalog's removal and re-addition on its own time)
+    wait_until(
+        lambda: all(s is not None and is_newer(s, seen) for s in deployment.serials()),
+        "every server to serve example.com past the serial seen before",
+    )

@@ -38,6 +38,8 @@ from reconciler.errors import BindError, ConfigError
 from reconciler.model.serial import add, is_newer, latest
 from reconciler.model.zone import CanonicalZone
 
+SIGNED_COPY = (".signed", ".signed.jnl")  # what named keeps of a zone it signs inline
+
 
 def zone_file(host: HostConfig, zone: str) -> Path:
     """Where the primary's file of `zone` is (the catalog zone's too)."""
@@ -101,6 +103,8 @@ class Deployer:
                 path = zone_file(self.host, name)
                 path.unlink(missing_ok=True)
                 discard_journal(path)
+                for signed in SIGNED_COPY:  # inline signing's copy; the keys stay
+                    path.with_name(path.name + signed).unlink(missing_ok=True)
                 self.log.info("zone removed", zone=name, stage="write")
             for name in sorted(dynamic):
                 self._write_frozen(name, zones[name])

@@ -15,7 +15,7 @@ environment. Called by `apply` and `rollback` in cli/main.py, and by the daemon.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from contextlib import nullcontext, suppress
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -463,7 +463,10 @@ def _deploy(
         attempted = {z: c.serial for z, c in zones.items()}
         return _rollback(run, plan, baseline, attempted, why)
     lagging = run.deploy.confirm_secondaries({z: c.serial for z, c in zones.items()})
-    return _finish(run, plan, zones, removed | baseline.vanished, lagging=lagging)
+    answered = {z: found.signed for z, found in baseline.on_primary.items() if found.signed}
+    return _finish(
+        run, plan, zones, removed | baseline.vanished, lagging=lagging, answered=answered
+    )
 
 
 def _unheld(baseline: _Baseline, zones: dict[str, CanonicalZone]) -> set[str]:
@@ -572,8 +575,11 @@ def _finish(
     removed: set[str],
     lagging: tuple[str, ...] = (),
     unchanged: bool = False,
+    answered: Mapping[str, int] | None = None,
 ) -> Outcome:
-    """Record success: good copies, state, git note."""
+    """Record success: good copies, state, git note. `answered`: the serial the primary
+    answered each zone with before (a signed zone's), kept for a removed zone."""
+    answered = answered or {}
     caught_up = unchanged and bool(run.state.lagging)  # then it is a confirmation, not "unchanged"
     if caught_up:
         # A secondary that was down loads its old copy and may wait a whole SOA
@@ -592,8 +598,8 @@ def _finish(
         retired.pop(name, None)
     for name in removed:
         gone = states.pop(name, None)
-        if gone is not None:
-            retired[name] = gone.serial
+        if gone is not None:  # past the signed serial too: the world saw that one
+            retired[name] = latest([gone.serial, answered.get(name)]) or gone.serial
         good_copy(run.host.state_dir, name).unlink(missing_ok=True)
     run.state = replace(
         run.state,
