@@ -186,33 +186,58 @@ def _normal(lines: tuple[str, ...]) -> set[str]:
     return normal
 
 
-def diff_lines(old: set[str], new: set[str]) -> list[Change]:
-    """The RRset changes between two sets of normalised canonical lines."""
-    gone, came = old - new, new - old
+def differing(
+    before: tuple[str, ...], after: tuple[str, ...]
+) -> tuple[set[str], set[str], set[str], set[str]]:
+    """(gone, came, kept, same): the normalised lines only one side has; the lines both have
+    as they are written (`kept`, not normalised) and once normalised (`same`).
+
+    Lines that are equal as they are need no normalising: only the few that differ are
+    folded, so a one-record change in a large zone costs set operations, not a pass of
+    Python over every line.
+    """
+    old_raw, new_raw = set(before), set(after)
+    kept = old_raw & new_raw
+    old, new = _normal(tuple(old_raw - kept)), _normal(tuple(new_raw - kept))
+    same = old & new  # written differently, equal once normalised (case, spacing, serial)
+    return old - same, new - same, kept, same
+
+
+def diff_lines(
+    gone: set[str], came: set[str], kept: Collection[str] = (), same: Collection[str] = ()
+) -> list[Change]:
+    """The RRset changes: `gone` and `came` normalised lines; the lines both sides share
+    (`kept` as written, `same` normalised: see `differing`) complete the RRsets that changed.
+    An RRset equal on both sides once complete is no change."""
     keys = {_key(line) for line in gone | came}
-    sides: list[dict[tuple[str, str], list[tuple[int, str]]]] = []
-    for lines in (old, new):
-        grouped: dict[tuple[str, str], list[tuple[int, str]]] = defaultdict(list)
-        for line in lines:
+    owners = {owner for owner, _ in keys}
+    shared: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for line in kept:
+        if line.split(None, 1)[0].lower() in owners and (key := _key(line)) in keys:
+            shared[key].append(next(iter(_normal((line,)))))
+    for line in same:
+        if (key := _key(line)) in keys:
+            shared[key].append(line)
+    sides: list[dict[tuple[str, str], set[tuple[int, str]]]] = []
+    for lines in (gone, came):
+        grouped: dict[tuple[str, str], set[tuple[int, str]]] = defaultdict(set)
+        for line in {*lines, *(x for k in keys for x in shared.get(k, ()))}:
             key = _key(line)
             if key in keys:
                 parts = line.split(None, 4)
-                grouped[key].append((int(parts[1]), parts[4] if len(parts) > 4 else ""))
+                grouped[key].add((int(parts[1]), parts[4] if len(parts) > 4 else ""))
         sides.append(grouped)
 
-    def rrset(items: list[tuple[int, str]]) -> RRset | None:
+    def rrset(items: set[tuple[int, str]]) -> RRset | None:
         if not items:
             return None
         return RRset(min(ttl for ttl, _ in items), tuple(sorted(data for _, data in items)))
 
     changes = [
-        Change(
-            owner,
-            rtype,
-            rrset(sides[0].get((owner, rtype), [])),
-            rrset(sides[1].get((owner, rtype), [])),
-        )
+        Change(owner, rtype, before, after)
         for owner, rtype in keys
+        if (before := rrset(sides[0].get((owner, rtype), set())))
+        != (after := rrset(sides[1].get((owner, rtype), set())))
     ]
     return sorted(changes, key=lambda c: (c.owner.split(".")[::-1], c.rtype))
 
@@ -253,13 +278,15 @@ def make_plan(
         if name in invalid:
             continue
         before, after = base.get(name), head.get(name)
-        old = _normal(before.lines) if before else set()
-        new = _normal(after.lines) if after else set()
+        old, new, kept, same = differing(
+            before.lines if before else (), after.lines if after else ()
+        )
         signing = policy_change(*dnssec, name) if dnssec and before and after else None
-        if before and after and old == new and signing is None:
+        found = diff_lines(old, new, kept, same)
+        if before and after and not found and signing is None:
             unchanged.append(name)
             continue
-        changes = mark_mail(diff_lines(old, new), before, after)
+        changes = mark_mail(found, before, after)
         old_count = len(before.lines) if before else 0
         touched = sum(len(c.before.rdatas) for c in changes if c.before and c.rtype != "SOA")
         current = served.get(name, before.serial if before else None)

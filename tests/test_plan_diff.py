@@ -1,0 +1,69 @@
+"""The plan's diff of two canonical zones, as large zones get it: only differing lines are
+normalised (issue 13). It must find exactly the RRset changes that normalising every line
+of both sides finds, whatever the case, spacing, TTLs and serials of the lines."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from reconciler.model.plan import RRset, _key, _normal, diff_lines, differing
+
+OWNERS = ["a.example.", "A.example.", "b.example.", "mail.example.", "example."]
+RECORDS = [
+    "{o} {t} IN A 192.0.2.{n}",
+    "{o}  {t}  IN  A  192.0.2.{n}",
+    '{o} {t} IN TXT "v=spf1 -all" "{n}"',
+    "{o} {t} IN MX 10 mail.example.",
+    "example. {t} IN SOA ns.example. h.example. {n} 1800 900 1209600 1800",
+]
+line = st.builds(
+    lambda form, owner, ttl, n: RECORDS[form].format(o=owner, t=ttl, n=n),
+    st.integers(0, len(RECORDS) - 1),
+    st.sampled_from(OWNERS),
+    st.sampled_from([300, 3600]),
+    st.integers(1, 4),
+)
+
+
+def reference(before: tuple[str, ...], after: tuple[str, ...]) -> dict[tuple[str, str], tuple]:
+    """Every line of both sides normalised, grouped by owner and type: the RRsets that differ."""
+    sides = []
+    for lines in (before, after):
+        grouped: dict[tuple[str, str], set[tuple[int, str]]] = defaultdict(set)
+        for normal in _normal(lines):
+            parts = normal.split(None, 4)
+            grouped[_key(normal)].add((int(parts[1]), parts[4]))
+        sides.append(
+            {
+                k: RRset(min(t for t, _ in v), tuple(sorted(d for _, d in v)))
+                for k, v in grouped.items()
+            }
+        )
+    keys = set(sides[0]) | set(sides[1])
+    return {
+        k: (sides[0].get(k), sides[1].get(k)) for k in keys if sides[0].get(k) != sides[1].get(k)
+    }
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(line, max_size=12), st.lists(line, max_size=12))
+def test_diff_of_differing_lines_is_the_diff_of_all_lines(
+    before: list[str], after: list[str]
+) -> None:
+    gone, came, kept, same = differing(tuple(before), tuple(after))
+    found = {(c.owner, c.rtype): (c.before, c.after) for c in diff_lines(gone, came, kept, same)}
+    assert found == reference(tuple(before), tuple(after))
+
+
+def test_one_changed_record_among_many_is_the_only_change() -> None:
+    before = tuple(f"h{i}.example. 3600 IN A 10.0.{i // 250}.{i % 250}" for i in range(5000))
+    after = before[:2500] + ("h2500.example. 3600 IN A 192.0.2.1",) + before[2501:]
+    gone, came, kept, same = differing(before, after)
+    assert (len(gone), len(came), len(kept), len(same)) == (1, 1, 4999, 0)
+    [change] = diff_lines(gone, came, kept, same)
+    assert (change.owner, change.rtype) == ("h2500.example.", "A")
+    assert change.before == RRset(3600, ("10.0.10.0",))
+    assert change.after == RRset(3600, ("192.0.2.1",))
