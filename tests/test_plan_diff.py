@@ -6,9 +6,12 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+import dns.exception
+import dns.rdata
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from reconciler.model.mail import txt_strings
 from reconciler.model.plan import RRset, _key, _normal, diff_lines, differing
 
 OWNERS = ["a.example.", "A.example.", "b.example.", "mail.example.", "example."]
@@ -67,3 +70,30 @@ def test_one_changed_record_among_many_is_the_only_change() -> None:
     assert (change.owner, change.rtype) == ("h2500.example.", "A")
     assert change.before == RRset(3600, ("10.0.10.0",))
     assert change.after == RRset(3600, ("192.0.2.1",))
+
+
+def dnspython_strings(rdata: str) -> tuple[bytes, ...] | None:
+    try:
+        return tuple(dns.rdata.from_text("IN", "TXT", rdata).strings)  # type: ignore[attr-defined]
+    except (dns.exception.DNSException, ValueError):
+        return None
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.lists(
+        st.text(alphabet=st.sampled_from('ab =;"\\\x00é~-'), max_size=12).map(
+            lambda t: '"' + t + '"'
+        )
+        | st.text(alphabet="abc=", min_size=1, max_size=5),
+        min_size=1,
+        max_size=4,
+    ),
+    st.sampled_from([" ", "  ", "\t"]),
+)
+def test_txt_strings_read_as_dnspython_reads_them(strings: list[str], space: str) -> None:
+    # The plan marks SPF records among every changed TXT; BIND's quoted strings without
+    # escapes are read without dnspython, everything else with it: the same either way.
+    rdata = space.join(strings)
+    assert txt_strings(rdata) == dnspython_strings(rdata)
+    assert txt_strings('"' + "x" * 256 + '"') is None

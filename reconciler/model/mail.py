@@ -7,6 +7,7 @@ TLSA names of SMTP, and how a TXT record's strings read in BIND's canonical form
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection, Iterable
 from enum import StrEnum
 
@@ -43,8 +44,20 @@ def labels(name: str) -> list[str]:
     return [label for label in name.lower().rstrip(".").split(".") if label]
 
 
+_PLAIN_STRINGS = re.compile(r'\s*(?:"[^"\\]*"\s*)+')  # quoted strings, no escapes
+_PLAIN_STRING = re.compile(r'"([^"\\]*)"')
+
+
 def txt_strings(rdata: str) -> tuple[bytes, ...] | None:
-    """The character-strings of a TXT record in presentation form; None if it does not parse."""
+    """The character-strings of a TXT record in presentation form; None if it does not parse.
+
+    BIND's canonical form quotes every string: without a backslash they are read as they
+    are (a zone of many TXT records is not parsed record by record with dnspython).
+    """
+    if rdata.isascii() and _PLAIN_STRINGS.fullmatch(rdata):
+        found = tuple(text.encode() for text in _PLAIN_STRING.findall(rdata))
+        if all(len(text) <= 255 for text in found):
+            return found
     try:
         parsed = dns.rdata.from_text(dns.rdataclass.IN, dns.rdatatype.TXT, rdata)
     except (dns.exception.DNSException, ValueError):
