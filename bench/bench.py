@@ -166,7 +166,10 @@ def huge_zone(site: pushbench.Site, records: int) -> Line:
     site.values[name] = "start"
     pushbench.wait_served(site, name, "start", deadline=1800)
     took = time.perf_counter() - start
-    time.sleep(2)  # let the reconcile's turn end (confirmation, notes) before reading "after"
+    head = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=site.clone, capture_output=True, text=True
+    ).stdout.strip()
+    pushbench.wait_reconciled(site, head, deadline=1800)  # its turn over: confirmed, noted
     after, high = pushbench.rss_mb(pid)
     return Line(
         f"daemon RSS serving a {size:.0f} MB zone ({records:,} records; push -> served "

@@ -128,6 +128,18 @@ def wait_quiet(site: Site, quiet: float, deadline: float) -> None:
         time.sleep(0.5)
 
 
+def wait_reconciled(site: Site, commit: str, deadline: float) -> None:
+    """Until the daemon's log says it reconciled `commit` (its whole turn, not only served)."""
+    log = site.root / "daemon.log"
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        for line in log.read_text("utf-8", "replace").splitlines():
+            if '"reconciled"' in line and f'"commit": "{commit[:12]}"' in line:
+                return
+        time.sleep(0.5)
+    raise RuntimeError(f"the daemon never logged the reconcile of {commit[:12]}")
+
+
 def answers(address: str, port: int, zone: str, value: str) -> bool:
     query = dns.message.make_query(f"{PROBE}.{zone}.", dns.rdatatype.TXT)
     try:
