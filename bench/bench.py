@@ -170,6 +170,7 @@ def huge_zone(site: pushbench.Site, records: int) -> Line:
         ["git", "rev-parse", "HEAD"], cwd=site.clone, capture_output=True, text=True
     ).stdout.strip()
     pushbench.wait_reconciled(site, head, deadline=1800)  # its turn over: confirmed, noted
+    time.sleep(3)  # and the turn's end: what it does after the log line (memory handed back)
     after, high = pushbench.rss_mb(pid)
     return Line(
         f"daemon RSS serving a {size:.0f} MB zone ({records:,} records; push -> served "
@@ -411,7 +412,14 @@ def report(lines: list[Line], runs: int, plot_note: str) -> str:
         "comparison ran alternately. Ratio = median ours / median yardstick.\n\n"
         + "\n".join(rows)
         + f"\n\n{plot_note}\n"
+        + findings()
     )
+
+
+def findings() -> str:
+    """bench/findings.md (what was found, fixed and not): kept by hand, carried into each run."""
+    path = HERE / "findings.md"
+    return "\n" + path.read_text(encoding="utf-8") if path.exists() else ""
 
 
 PLOT = """
