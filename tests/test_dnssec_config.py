@@ -168,3 +168,18 @@ def test_the_templates_dnssec_table_signs_example_com_once_uncommented() -> None
     modern = dnssec.policies["modern"]
     assert (modern.algorithm, modern.keys, modern.denial) == ("ed25519", "ksk-zsk", "nsec3")
     assert not dnssec.signed("example.net")
+
+
+def test_a_signed_zone_that_is_not_in_the_repo_is_a_warning_at_its_line(
+    zone_repo: ZoneRepo,
+) -> None:
+    config = (zone_repo.path / "reconciler.toml").read_text()
+    typo = with_policy(config, "exmaple.com", "default")
+    zone_repo.write("reconciler.toml", typo)
+    line = typo.splitlines().index('"exmaple.com" = "default"') + 1
+    result = zone_repo.run("check")
+    assert result.code == 0, result.out
+    assert (
+        f"reconciler.toml:{line}: warning: [dnssec.zones] exmaple.com: no zone of the repo is "
+        "called so; the entry does nothing (a typo?)"
+    ) in result.out, result.out

@@ -55,3 +55,19 @@ def signed_limits(limits: Limits, dnssec: Dnssec, zones: Collection[str]) -> Lim
             source = f"[dnssec] policy {dnssec.policy_name(zone)} in {CONFIG_FILE}"
             changed[zone.lower()] = replace(limits.of(zone), max_zone_ttl=ttl, source=source)
     return Limits(limits.default, changed)
+
+
+def unknown_signed(dnssec: Dnssec, zones: Collection[str]) -> list[Problem]:
+    """A warning for each `[dnssec.zones]` entry that names no zone of the repo (a typo?)."""
+    known = {zone.lower() for zone in zones}
+    return [
+        Problem(
+            CONFIG_FILE,
+            f"[dnssec.zones] {zone}: no zone of the repo is called so; the entry does "
+            "nothing (a typo?)",
+            dnssec.lines.get(zone) or None,
+            severity="warning",
+        )
+        for zone in sorted(dnssec.zones)
+        if zone not in known
+    ]

@@ -23,7 +23,7 @@ from reconciler.bind.limits import primary_limits
 from reconciler.check import mail
 from reconciler.check import rules as checks
 from reconciler.check.checkzone import Progress, check_zones
-from reconciler.check.dnssec import policy_problems, signed_limits
+from reconciler.check.dnssec import policy_problems, signed_limits, unknown_signed
 from reconciler.check.dynamic import dynamic_in_git
 from reconciler.check.expansion import HOST_LIMIT, REPO_LIMIT
 from reconciler.check.limits import load_limits
@@ -186,6 +186,7 @@ def inspect(
             problems += load_limits(checked_zone, limits.of(checked_zone.text.name))
         problems += mail.run(valid)
         problems += dynamic_in_git(valid, config.dynamic)
+        problems += unknown_signed(config.dnssec, set(paths))
         checked = {z.text.name for z in valid}
         problems, waived = apply_waivers(problems, config.waivers, set(paths), checked)
     return Inspection(
