@@ -3,7 +3,11 @@ The text is BIND 9.18's own output (captured from named on this machine)."""
 
 from __future__ import annotations
 
+import pytest
+
 from reconciler.model.keystate import ZoneKeys, next_step, parse_status
+
+pytestmark = pytest.mark.unit
 
 STATUS = """dnssec-policy: fast
 current time:  Tue Dec  1 21:10:03 2026
