@@ -431,3 +431,32 @@ def test_a_lagging_secondary_that_catches_up_is_confirmed(site: Site) -> None:
     assert a_records(site, "www.example.com") == ["192.0.2.84"]
     note = git.Repo(site.root / "repo.git").git.notes("--ref=reconciler", "show", sha)
     assert note.startswith("reconciler: confirmed at ")
+
+
+def _rss_mb(pid: int) -> float:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(next(x for x in status.splitlines() if x.startswith("VmRSS:")).split()[1]) / 1024
+
+
+def test_the_daemon_falls_back_to_its_idle_size_after_a_large_zone(site: Site) -> None:
+    # Issue 13: after serving a large zone the daemon kept its peak (a 60 MB zone: 1.2 GB
+    # for good). What a reconcile built is garbage once it is over, and is handed back.
+    daemon = site.start()
+    idle = _rss_mb(daemon.process.pid)
+    lines = ["$TTL 3600", "@ IN SOA ns1 hostmaster 1 1800 900 1209600 1800"]
+    lines += ["@ IN NS ns1", "@ IN NS ns2", "ns1 IN A 192.0.2.1", "ns2 IN A 192.0.2.2"]
+    lines += [f"h{i} IN A 10.{i >> 16}.{(i >> 8) & 255}.{i & 255}" for i in range(200_000)]
+    (site.root / "clone" / "zones" / "large.example.zone").write_text("\n".join(lines) + "\n")
+    sha = commit_all(site.clone, "A large zone")
+    site.clone.git.push("-q", "origin", "main")
+    event = daemon.wait_event(
+        lambda e: e.get("event") == "reconciled" and e.get("commit") == sha[:12], "the reconcile"
+    )
+    assert event["status"] == "confirmed"
+    peak = int(
+        next(x for x in Path(f"/proc/{daemon.process.pid}/status").read_text().splitlines()
+             if x.startswith("VmHWM:")).split()[1]
+    ) / 1024  # fmt: skip
+    print(f"daemon RSS: idle {idle:.0f} MB, peak {peak:.0f} MB")
+    assert peak > idle + 100  # the zone was large enough to matter
+    wait_until(lambda: _rss_mb(daemon.process.pid) < idle + 50, "the daemon back near idle")
