@@ -53,34 +53,41 @@ def docker_client() -> Iterator[docker.DockerClient]:
 
 
 @pytest.fixture(scope="session")
+def suite_locked() -> Iterator[None]:
+    """This run holds the machine's integration lock (once per session: flock is per open
+    file, so taking it twice in one process would wait on itself)."""
+    with suite_lock():
+        yield
+
+
+@pytest.fixture(scope="session")
 def topology(
-    docker_client: docker.DockerClient, request: pytest.FixtureRequest
+    docker_client: docker.DockerClient, suite_locked: None, request: pytest.FixtureRequest
 ) -> Iterator[Topology]:
     _note = _noter(request.config)
-    with suite_lock():
-        removed = remove_leftovers(docker_client)
-        if removed:
-            _note(f"removed leftovers of an earlier run: {', '.join(removed)}")
-        started = time.monotonic()
+    removed = remove_leftovers(docker_client)
+    if removed:
+        _note(f"removed leftovers of an earlier run: {', '.join(removed)}")
+    started = time.monotonic()
+    try:
+        image = images.ensure_image(docker_client, _note)
+    except images.ImageError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    _note(f"image {image.short_id} ready in {time.monotonic() - started:.0f} s")
+    started = time.monotonic()
+    running = Topology(docker_client, image)
+    try:
+        running.start()
+        _note(f"topology up and converged in {time.monotonic() - started:.0f} s")
+        yield running
+    finally:
         try:
-            image = images.ensure_image(docker_client, _note)
-        except images.ImageError as exc:
-            pytest.fail(str(exc), pytrace=False)
-        _note(f"image {image.short_id} ready in {time.monotonic() - started:.0f} s")
-        started = time.monotonic()
-        running = Topology(docker_client, image)
-        try:
-            running.start()
-            _note(f"topology up and converged in {time.monotonic() - started:.0f} s")
-            yield running
+            running.save_logs(LOGS)
+            _note(f"container logs saved in {LOGS.relative_to(Path.cwd())}")
+        except ValueError:
+            _note(f"container logs saved in {LOGS}")
         finally:
-            try:
-                running.save_logs(LOGS)
-                _note(f"container logs saved in {LOGS.relative_to(Path.cwd())}")
-            except ValueError:
-                _note(f"container logs saved in {LOGS}")
-            finally:
-                running.teardown()
+            running.teardown()
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -398,15 +398,22 @@ class Topology:
         bootstrap.write(f"zones/{ZONE}.zone", EXAMPLE_ZONE)
         first = bootstrap.commit("Serve example.test from ns1, ns2 and ns3")
 
-        # Each secondary gets the primary's key and what bind-config prints for it.
+        # Each secondary gets the primary's key and what bind-config prints for it (JSON).
         transfer_key = primary.read("/etc/bind/tsig/transfer.key")
         for name in ("ns2", "ns3"):
             piece = primary.exec(
-                "reconciler", "-C", bootstrap.path, "bind-config", "--secondary", name
+                "reconciler",
+                "-C",
+                bootstrap.path,
+                "bind-config",
+                "--secondary",
+                name,
+                "--format",
+                "json",
             ).out
             node = self.create(name)
             node.put("/etc/bind/transfer.key", transfer_key, mode=0o640)
-            node.put("/etc/bind/reconciler-secondary.conf", piece)
+            node.put("/etc/bind/reconciler-secondary.json", piece)
             node.container.start()
         for name in ("ns2", "ns3", "parent"):
             self.wait_serving(name, "catalog.invalid" if name != "parent" else "test")

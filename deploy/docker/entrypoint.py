@@ -9,14 +9,17 @@ primary
     mounted; the bare repo users push to (/srv/git/zones.git) with the reconciler's git
     hooks; an empty catalog zone and include so named can start before the first push.
     At every start: named.conf (deploy/docker/named-primary.conf, with $NAMED_OPTIONS
-    inside options { }), then named, then `reconciler run` (its JSON log goes to
-    /var/log/reconciler/daemon.log and to the container's output).
+    inside options { }), then named, then `reconciler run` as the unprivileged user
+    `reconciler` of named's group `bind` (it owns the state, the include's folder and the
+    bare repo, shared with the group; its JSON log goes to /var/log/reconciler/daemon.log
+    and to the container's output).
 secondary
     The TSIG key at /etc/bind/transfer.key (or copied from $TSIG_KEY_FROM once it exists)
-    and the output of `reconciler bind-config --secondary NAME` at
-    /etc/bind/reconciler-secondary.conf (or, when $PRIMARY_ADDRESS is set and that file is
+    and the output of `reconciler bind-config --secondary NAME --format json` at
+    /etc/bind/reconciler-secondary.json (or, when $PRIMARY_ADDRESS is set and that file is
     missing, that command run here for a repo naming only the primary and this secondary).
-    Its two parts go into named.conf (deploy/docker/named-secondary.conf); then named.
+    Its two parts (`top_level`, `options`) go into named.conf
+    (deploy/docker/named-secondary.conf); then named.
 knot-secondary
     Knot DNS instead of named: the TSIG key as for a secondary, turned into Knot's form at
     /etc/knot/transfer.key.conf by the command bind-config prints, and the knot.conf of
@@ -34,6 +37,11 @@ resolver
 outsider
     Nothing runs: a host on the network with dig and Python, for the tests.
 
+health
+    The image's HEALTHCHECK: for a primary, the daemon's /healthz answers 200; for a
+    secondary, named serves the catalog zone on 127.0.0.1; for a knot-secondary, parent or
+    resolver, its server runs; an outsider is always healthy.
+
 Processes that exit are started again after a pause (named and the daemon alike);
 SIGTERM stops the daemon first (it finishes a reconcile under way), then named. Run the
 container with an init (`docker run --init`, compose `init: true`) to reap orphans.
@@ -42,7 +50,9 @@ container with an init (`docker run --init`, compose `init: true`) to reap orpha
 from __future__ import annotations
 
 import grp
+import json
 import os
+import pwd
 import shutil
 import signal
 import string
@@ -51,6 +61,8 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 from reconciler.atomic import write_atomic
@@ -71,13 +83,15 @@ NAMED_CONF = Path("/etc/bind/named.conf")
 RNDC_KEY = Path("/etc/bind/rndc.key")
 PRIMARY_TSIG = Path("/etc/bind/tsig/transfer.key")
 SECONDARY_TSIG = Path("/etc/bind/transfer.key")
-SECONDARY_PIECE = Path("/etc/bind/reconciler-secondary.conf")
+SECONDARY_PIECE = Path("/etc/bind/reconciler-secondary.json")
 KNOT_PIECE = Path("/etc/knot/reconciler-secondary.conf")
 KNOT_CONF = Path("/etc/knot/knot.conf")
 KNOT_KEY = Path("/etc/knot/transfer.key.conf")
 PARENT_ZONES = Path("/srv/parent")
 DAEMON_LOG = Path("/var/log/reconciler/daemon.log")
 DAEMON_PID = Path("/run/reconciler/daemon.pid")
+ROLE_FILE = Path("/run/reconciler/role")
+DAEMON_USER = "reconciler"  # made in the Dockerfile: a system user whose group is bind
 RESTART_PAUSE = 2.0
 STOP_GRACE = 60.0
 WAIT_FOR_KEY = 300.0
@@ -122,6 +136,34 @@ def secret_file(path: Path, text: str) -> None:
     os.chown(temp, 0, bind_gid())
     os.chmod(temp, 0o640)
     os.replace(temp, path)
+
+
+def own(folder: Path) -> None:
+    """The daemon's user owns `folder` and what root owns in it (an older image ran the
+    daemon as root); named's own files (journals) stay named's. The group stays."""
+    for path in (folder, *folder.rglob("*")):
+        if not path.is_symlink() and path.lstat().st_uid == 0:
+            shutil.chown(path, DAEMON_USER)
+
+
+def share_repo(repo: Path) -> None:
+    """The bare repo is written by whoever pushes (the hooks) and by the daemon (git notes):
+    group `bind`, group-writable, new files in the group (core.sharedRepository); git trusts
+    it for every user (safe.directory), whoever owns it."""
+    run("git", "-C", str(repo), "config", "core.sharedRepository", "group")
+    for path in (repo, *repo.rglob("*")):
+        if path.is_symlink():
+            continue
+        shutil.chown(path, DAEMON_USER, "bind")
+        mode = path.stat().st_mode
+        path.chmod(mode | 0o060 | (0o2010 if path.is_dir() else 0))
+    trusted = subprocess.run(
+        ["git", "config", "--system", "--get-all", "safe.directory"],
+        capture_output=True,
+        text=True,
+    ).stdout.split()
+    if str(repo) not in trusted:
+        run("git", "config", "--system", "--add", "safe.directory", str(repo))
 
 
 def render(template: str, target: Path, **values: str) -> None:
@@ -175,6 +217,11 @@ def setup_primary() -> None:
     make_dir(host.zone_dir, 0o775, group_bind=True)  # named writes journals beside the zones
     make_dir(host.include_file.parent, 0o755)
     make_dir(host.state_dir, 0o750)
+    for folder in (host.zone_dir, host.include_file.parent, host.state_dir):
+        own(folder)  # the daemon's, also what an older image left as root's on the volume
+    home = Path(pwd.getpwnam(DAEMON_USER).pw_dir)  # its check cache: ~/.cache
+    make_dir(home, 0o755, group_bind=True)
+    shutil.chown(home, DAEMON_USER, "bind")
     if not host.include_file.exists():  # named starts before the first push: an empty catalog
         catalog = host.zone_dir / f"{CATALOG}.zone"
         write_atomic(catalog, catalog_zone_text([], 1))
@@ -184,9 +231,19 @@ def setup_primary() -> None:
         write_atomic(host.include_file, include)
         say(f"wrote an empty catalog zone and {host.include_file}")
     if not host.repo.exists():
-        run("git", "init", "-q", "--bare", "--initial-branch", host.branch, str(host.repo))
+        run(
+            "git",
+            "init",
+            "-q",
+            "--bare",
+            "--shared=group",
+            "--initial-branch",
+            host.branch,
+            str(host.repo),
+        )
         install_hooks(host.repo, RECONCILER, DAEMON_TOML, host.branch)
         say(f"made the bare repo {host.repo} with the reconciler's git hooks")
+    share_repo(host.repo)
     render(
         "named-primary.conf",
         NAMED_CONF,
@@ -196,15 +253,29 @@ def setup_primary() -> None:
     checkconf()
 
 
-def secondary_piece() -> str:
-    """What `reconciler bind-config --secondary NAME` printed (made here if need be)."""
-    if SECONDARY_PIECE.exists():
-        return SECONDARY_PIECE.read_text()
+def secondary_piece() -> dict[str, str]:
+    """What `reconciler bind-config --secondary NAME --format json` printed (made here if
+    need be): its `top_level` statements and its `options` lines."""
+    if not SECONDARY_PIECE.exists():
+        SECONDARY_PIECE.write_text(made_piece())
+    try:
+        piece = json.loads(SECONDARY_PIECE.read_text())
+        return {"top_level": str(piece["top_level"]), "options": str(piece["options"])}
+    except (ValueError, KeyError, TypeError) as exc:
+        fail(
+            f"{SECONDARY_PIECE} is not what `reconciler bind-config --secondary NAME "
+            f"--format json` prints: {type(exc).__name__}: {exc}"
+        )
+        raise  # fail() exits
+
+
+def made_piece() -> str:
+    """`reconciler bind-config --format json` for a repo naming the primary and this one."""
     primary = os.environ.get("PRIMARY_ADDRESS")
     if not primary:
         fail(
             f"{SECONDARY_PIECE} is missing: put there what `reconciler bind-config "
-            "--secondary NAME` prints on the primary, or set PRIMARY_ADDRESS"
+            "--secondary NAME --format json` prints on the primary, or set PRIMARY_ADDRESS"
         )
     name = os.environ.get("SECONDARY_NAME") or os.uname().nodename
     key_name = read_key_file(SECONDARY_TSIG).name
@@ -216,27 +287,9 @@ def secondary_piece() -> str:
             f'[transfer]\ntsig_key = "{key_name}"\n'
         )
         run("git", "init", "-q", folder)
-        made = run(RECONCILER, "-C", folder, "bind-config", "--secondary", name)
-    SECONDARY_PIECE.write_text(made.stdout)
-    say(f"wrote {SECONDARY_PIECE} with `reconciler bind-config --secondary {name}`")
+        made = run(RECONCILER, "-C", folder, "bind-config", "--secondary", name, "--format", "json")
+    say(f"wrote {SECONDARY_PIECE} with `reconciler bind-config --secondary {name} --format json`")
     return made.stdout
-
-
-def split_piece(text: str) -> tuple[str, str]:
-    """bind-config's output: (top-level statements, lines for options { }), by its step notes."""
-    top, options, where = [], [], None
-    for line in text.splitlines():
-        if line.startswith("// 3."):
-            where = top
-        elif line.startswith("// 4."):
-            where = options
-        elif line.startswith("// 5."):
-            where = None
-        elif where is not None and not line.startswith("//"):
-            where.append(line)
-    if not any(line.strip() for line in top) or not any(line.strip() for line in options):
-        fail(f"{SECONDARY_PIECE} is not what `reconciler bind-config` prints (no steps 3 and 4)")
-    return "\n".join(top).strip() + "\n", "\n".join(options).rstrip() + "\n"
 
 
 def setup_secondary() -> None:
@@ -244,14 +297,14 @@ def setup_secondary() -> None:
     copy_transfer_key()
     os.chown(SECONDARY_TSIG, 0, bind_gid())
     SECONDARY_TSIG.chmod(0o640)
-    top_level, options = split_piece(secondary_piece())
+    piece = secondary_piece()
     make_dir(Path("/var/cache/bind/catalog"), 0o775, owner_bind=True)
     render(
         "named-secondary.conf",
         NAMED_CONF,
         extra_options=extra_options(),
-        options=options,
-        top_level=top_level,
+        options=piece["options"].rstrip() + "\n",
+        top_level=piece["top_level"].strip() + "\n",
     )
     checkconf()
 
@@ -350,22 +403,34 @@ def setup_parent() -> None:
 class Child:
     """One supervised process: started again after a pause whenever it exits."""
 
-    def __init__(self, name: str, argv: list[str], log: Path | None = None) -> None:
-        self.name, self.argv, self.log = name, argv, log
+    def __init__(
+        self, name: str, argv: list[str], log: Path | None = None, user: str | None = None
+    ) -> None:
+        self.name, self.argv, self.log, self.user = name, argv, log, user
         self.process: subprocess.Popen[bytes] | None = None
         self.restart_at = 0.0
         self.starts = 0
 
     def start(self) -> None:
         self.starts += 1
+        as_user: dict[str, object] = {}
+        if self.user is not None:  # its own user, with only that user's groups (bind)
+            account = pwd.getpwnam(self.user)
+            as_user = {
+                "user": account.pw_uid,
+                "group": account.pw_gid,
+                "extra_groups": os.getgrouplist(self.user, account.pw_gid),
+                "env": {**os.environ, "HOME": account.pw_dir, "USER": self.user},
+            }
         if self.log is None:
-            self.process = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL)
+            self.process = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, **as_user)
         else:
             self.process = subprocess.Popen(
                 self.argv,
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.PIPE,
+                **as_user,
             )
             threading.Thread(target=self._tee, args=(self.process,), daemon=True).start()
         if self.name == "daemon":
@@ -455,12 +520,54 @@ def supervise(children: list[Child]) -> None:
         child.stop(STOP_GRACE if child.name == "daemon" else 20.0)
 
 
+def health() -> int:
+    """The HEALTHCHECK: 0 healthy, 1 not (with the reason on stdout, which docker keeps)."""
+    role = ROLE_FILE.read_text().strip() if ROLE_FILE.exists() else "starting"
+    if role == "outsider":
+        return 0
+    if role == "primary":
+        listen = load_host_config(DAEMON_TOML).http_listen
+        port = listen.rpartition(":")[2]
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as got:
+                print(got.read().decode(errors="replace").strip())
+                return 0
+        except urllib.error.HTTPError as exc:
+            print(f"/healthz {exc.code}: {exc.read().decode(errors='replace').strip()}")
+        except OSError as exc:
+            print(f"/healthz does not answer: {exc}")
+        return 1
+    if role == "secondary":  # the catalog transferred from the primary: it can follow
+        if probe.soa_serial("127.0.0.1", 53, CATALOG, timeout=2.0) is not None:
+            print(f"named serves {CATALOG}")
+            return 0
+        print(f"named does not serve {CATALOG} on 127.0.0.1")
+        return 1
+    server = {"parent": "named", "resolver": "named", "knot-secondary": "knotd"}.get(role)
+    if server is not None:
+        running = subprocess.run(["pgrep", "-x", server], capture_output=True).returncode == 0
+        print(f"{server} runs" if running else f"{server} does not run")
+        return 0 if running else 1
+    print(f"role {role}: not started yet")
+    return 1
+
+
 def main(argv: list[str]) -> None:
     role = argv[1] if len(argv) > 1 else "primary"
+    if role == "health":
+        sys.exit(health())
+    if role in ("primary", "secondary", "knot-secondary", "parent", "resolver", "outsider"):
+        ROLE_FILE.parent.mkdir(parents=True, exist_ok=True)
+        ROLE_FILE.write_text(f"{role}\n")
     named = Child("named", ["named", "-f", "-u", "bind", "-c", str(NAMED_CONF)])
     if role == "primary":
         setup_primary()
-        daemon = Child("daemon", [RECONCILER, "run", "--config", str(DAEMON_TOML)], DAEMON_LOG)
+        daemon = Child(
+            "daemon",
+            [RECONCILER, "run", "--config", str(DAEMON_TOML)],
+            DAEMON_LOG,
+            user=DAEMON_USER,
+        )
         supervise([named, daemon])
     elif role == "secondary":
         setup_secondary()
