@@ -126,3 +126,16 @@ def test_a_key_name_with_a_newline_is_refused() -> None:
         parse_repo_config(BASE + '[transfer]\ntsig_key = "transfer-key\\n"\n')
     with pytest.raises(ValidationError):
         parse_repo_config(GOOD.replace('"acme-key"', '"acme-key\\n"'))
+
+
+def test_dynamic_names_in_a_signed_zone_are_refused_for_now() -> None:
+    signed = GOOD + '\n[dnssec.zones]\n"example.com" = "default"\n'
+    with pytest.raises(ValidationError) as caught:
+        parse_repo_config(signed)
+    assert [(p.line, p.message) for p in caught.value.problems] == [
+        (
+            5,
+            '[dynamic."example.com"]: example.com is signed ([dnssec]); dynamic names in a '
+            "signed zone are not supported yet",
+        )
+    ]

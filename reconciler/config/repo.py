@@ -278,6 +278,14 @@ def parse_repo_config(text: str, file: str = CONFIG_FILE) -> RepoConfig:
         dnssec=_dnssec(doc, data),
         dynamic=_dynamic(doc, data),
     )
+    for zone in config.dynamic.zones:  # a frozen inline-signed zone is not one deploy can read
+        if config.dnssec.signed(zone.zone):
+            message = (
+                f'[{DYNAMIC}."{zone.zone}"]: {zone.zone} is signed ([dnssec]); dynamic names '
+                "in a signed zone are not supported yet"
+            )
+            line = table_line(text, f"{DYNAMIC}.{zone.zone}") or table_line(text, DYNAMIC)
+            doc.problems.append(Problem(file, message, line))
     if doc.problems or primary is None:
         raise ValidationError(doc.problems)
     return config
