@@ -57,9 +57,12 @@ deploy-tools:
 
 # promtool (Debian's prometheus package), to check deploy/prometheus/alerts.yml; knotc (Debian's
 # knot package), to check the Knot secondary configuration `bind-config --software knot` prints.
+# Only the tools are wanted: where systemd runs, the services the packages enable are stopped.
 ops-tools:
 	@{ command -v promtool && { command -v knotc || test -x /usr/sbin/knotc; }; } >/dev/null || { \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus knot; }
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	    --no-install-recommends prometheus knot && \
+	  if [ -d /run/systemd/system ]; then systemctl disable --now prometheus knot || true; fi; }
 
 # debootstrap, to make the base image (debian:bookworm-slim) from Debian's packages.
 debootstrap:
