@@ -95,7 +95,8 @@ class Host:
 @pytest.fixture(scope="module")
 def host(topology: Topology) -> Iterator[Host]:
     toml = topology.daemon_toml() + f"\n[host]\nconfirm_timeout = {CONFIRM_TIMEOUT}\n"
-    node = topology.create("host1", cap_add=["NET_ADMIN"])
+    # the daemon manages the host ([host] mode = "enforce" below): root, not `reconciler`
+    node = topology.create("host1", env={"DAEMON_USER": "root"}, cap_add=["NET_ADMIN"])
     node.put(DAEMON_TOML, toml)
     node.container.start()
     outsider = topology.nodes["outsider"]

@@ -12,7 +12,8 @@ primary
     inside options { }), then named, then `reconciler run` as the unprivileged user
     `reconciler` of named's group `bind` (it owns the state, the include's folder and the
     bare repo, shared with the group; its JSON log goes to /var/log/reconciler/daemon.log
-    and to the container's output).
+    and to the container's output). DAEMON_USER=root runs it as root instead: what a
+    daemon.toml `[host] mode` of audit or enforce needs.
 secondary
     The TSIG key at /etc/bind/transfer.key (or copied from $TSIG_KEY_FROM once it exists)
     and the output of `reconciler bind-config --secondary NAME --format json` at
@@ -91,7 +92,10 @@ PARENT_ZONES = Path("/srv/parent")
 DAEMON_LOG = Path("/var/log/reconciler/daemon.log")
 DAEMON_PID = Path("/run/reconciler/daemon.pid")
 ROLE_FILE = Path("/run/reconciler/role")
-DAEMON_USER = "reconciler"  # made in the Dockerfile: a system user whose group is bind
+# The daemon's user: `reconciler`, made in the Dockerfile (a system user whose group is bind).
+# A primary whose daemon audits or enforces host/policy.toml ([host] mode) reads and changes
+# sshd, the firewall and fail2ban: that takes root, given as DAEMON_USER=root.
+DAEMON_USER = os.environ.get("DAEMON_USER") or "reconciler"
 RESTART_PAUSE = 2.0
 STOP_GRACE = 60.0
 WAIT_FOR_KEY = 300.0
@@ -219,9 +223,10 @@ def setup_primary() -> None:
     make_dir(host.state_dir, 0o750)
     for folder in (host.zone_dir, host.include_file.parent, host.state_dir):
         own(folder)  # the daemon's, also what an older image left as root's on the volume
-    home = Path(pwd.getpwnam(DAEMON_USER).pw_dir)  # its check cache: ~/.cache
-    make_dir(home, 0o755, group_bind=True)
-    shutil.chown(home, DAEMON_USER, "bind")
+    if DAEMON_USER != "root":
+        home = Path(pwd.getpwnam(DAEMON_USER).pw_dir)  # its check cache: ~/.cache
+        make_dir(home, 0o755, group_bind=True)
+        shutil.chown(home, DAEMON_USER, "bind")
     if not host.include_file.exists():  # named starts before the first push: an empty catalog
         catalog = host.zone_dir / f"{CATALOG}.zone"
         write_atomic(catalog, catalog_zone_text([], 1))
@@ -562,11 +567,17 @@ def main(argv: list[str]) -> None:
     named = Child("named", ["named", "-f", "-u", "bind", "-c", str(NAMED_CONF)])
     if role == "primary":
         setup_primary()
+        mode = load_host_config(DAEMON_TOML).host.mode
+        if mode != "off" and DAEMON_USER != "root":
+            say(
+                f'[host] mode = "{mode}" reads and changes the host (sshd, nftables): the '
+                f"daemon runs as {DAEMON_USER} and cannot; set DAEMON_USER=root for that"
+            )
         daemon = Child(
             "daemon",
             [RECONCILER, "run", "--config", str(DAEMON_TOML)],
             DAEMON_LOG,
-            user=DAEMON_USER,
+            user=None if DAEMON_USER == "root" else DAEMON_USER,
         )
         supervise([named, daemon])
     elif role == "secondary":
