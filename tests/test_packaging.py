@@ -139,7 +139,7 @@ def test_dist_is_an_sdist_and_a_wheel_that_twine_accepts(installed: Installed) -
     assert "reconciler/host/templates/nftables.nft.j2" in in_wheel
     with tarfile.open(sdist) as archive:
         in_sdist = {name.split("/", 1)[1] for name in archive.getnames() if "/" in name}
-    assert set(SHIPPED) <= in_sdist
+    assert set(SHIPPED) | {"CHANGELOG.md", "README.md"} <= in_sdist
 
 
 def test_no_extras_no_docker_and_every_command_runs(installed: Installed) -> None:
@@ -152,7 +152,9 @@ def test_no_extras_no_docker_and_every_command_runs(installed: Installed) -> Non
     assert version.stdout == f"reconciler, version {VERSION}\n", version.stderr
 
     def commands(group: click.Group, path: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
-        for name, command in group.commands.items():
+        context = click.Context(group)  # list_commands: the lazily loaded ones too
+        for name in group.list_commands(context):
+            command = group.get_command(context, name)
             yield (*path, name)
             if isinstance(command, click.Group):
                 yield from commands(command, (*path, name))
