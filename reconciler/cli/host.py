@@ -16,14 +16,13 @@ from typing import Any
 import click
 
 from reconciler.cli import hostreport, report
+from reconciler.cli.options import Edge
 from reconciler.config.host import HostConfig, HostSettings, load_host_config
 from reconciler.host.plan import HostPlan, review_plan
 from reconciler.host.render import TEMPLATE_DIR, Traits, render
 from reconciler.host.session import Session, open_session
 from reconciler.host.source import PolicySource, from_folder, from_repo
 from reconciler.source.repo import open_repo
-
-Edge = Callable[[Callable[..., int | None]], Callable[..., None]]
 
 
 def load_source(host: HostConfig, rev: str | None, policy_dir: str | None) -> PolicySource:

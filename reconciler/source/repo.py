@@ -42,6 +42,12 @@ def new_repo(path: str | Path) -> git.Repo:
     return git.Repo.init(path, initial_branch="main")
 
 
+def parent_of(repo: git.Repo, rev: str) -> str | None:
+    """The first parent of `rev`; None for a root commit."""
+    commit = resolve(repo, rev)
+    return commit.parents[0].hexsha if commit.parents else None
+
+
 def open_repo(path: str | Path) -> git.Repo:
     try:
         return git.Repo(path)
