@@ -19,7 +19,7 @@ never by the addresses a zone publishes, so doctor only talks to the servers con
 the parent servers (`--parent`, or found through the resolver), and the resolver.
 Modules: values (Finding, Report, Options, targets), inputs (what to ask, the entry points),
 facts (the network), catalogue (every finding's words), findings (facts in, findings out).
-Called by cli/main.py (`reconciler doctor`).
+Called by cli/doctor.py (`reconciler doctor`).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Doctor's inputs: command-line endpoints, which zones and which servers to ask.
 
-`from_repo` and `from_host` are the entry points cli/main.py calls.
+`from_repo` and `from_host` are the entry points cli/doctor.py calls.
 """
 
 from __future__ import annotations
