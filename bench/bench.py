@@ -170,8 +170,7 @@ def huge_zone(site: pushbench.Site, records: int) -> Line:
         ["git", "rev-parse", "HEAD"], cwd=site.clone, capture_output=True, text=True
     ).stdout.strip()
     pushbench.wait_reconciled(site, head, deadline=1800)  # its turn over: confirmed, noted
-    time.sleep(3)  # and the turn's end: what it does after the log line (memory handed back)
-    after, high = pushbench.rss_mb(pid)
+    after, high = pushbench.settled_rss(pid)  # what it hands back after the log line
     return Line(
         f"daemon RSS serving a {size:.0f} MB zone ({records:,} records; push -> served "
         f"{took:.1f} s): peak / after (before {before:.0f} MB)",

@@ -257,6 +257,20 @@ def rss_mb(pid: int) -> tuple[float, float]:
     return fields["VmRSS"], fields["VmHWM"]
 
 
+def settled_rss(pid: int, still: float = 5.0, deadline: float = 120.0) -> tuple[float, float]:
+    """rss_mb once the RSS has not changed for `still` seconds (a large heap takes a while
+    to be collected and handed back after the reconcile's log line)."""
+    last, since = rss_mb(pid), time.monotonic()
+    end = time.monotonic() + deadline
+    while time.monotonic() < end and time.monotonic() - since < still:
+        time.sleep(0.5)
+        now = rss_mb(pid)
+        if now[0] != last[0]:
+            since = time.monotonic()
+        last = now
+    return last
+
+
 def reset_peak(pid: int) -> None:
     """Start the process's peak RSS again from its current RSS (Linux >= 4.0)."""
     with contextlib.suppress(OSError):
