@@ -16,7 +16,7 @@ from typing import Any
 import click
 
 from reconciler.cli import hostreport, report
-from reconciler.cli.options import Edge
+from reconciler.cli.options import CONFIG, Edge
 from reconciler.config.host import HostConfig, HostSettings, load_host_config
 from reconciler.host.plan import HostPlan, review_plan
 from reconciler.host.render import TEMPLATE_DIR, Traits, render
@@ -58,14 +58,7 @@ def touches_host(paths: set[str]) -> bool:
 def _options(func: Callable[..., Any]) -> Callable[..., Any]:
     for option in reversed(
         [
-            click.option(
-                "--config",
-                "config_path",
-                default="/etc/reconciler/daemon.toml",
-                show_default=True,
-                type=click.Path(dir_okay=False),
-                help="The host's daemon.toml.",
-            ),
+            CONFIG,
             click.option(
                 "--rev", help="The repo revision whose host/ to use (default: the branch head)."
             ),
