@@ -19,6 +19,7 @@ from reconciler.bind import probe
 from reconciler.bind.dnssec import signature, zone_keys
 from reconciler.cli.main import main
 from reconciler.devtools import demo
+from reconciler.devtools.init import commit_all
 from reconciler.model.serial import is_newer
 from tests.daemonsite import wait_until
 from tests.test_apply import WWW, ZONE, Deployment
@@ -169,14 +170,15 @@ def test_a_signed_zone_removed_and_added_again_keeps_its_key(deployment: Deploym
     assert seen is not None
     clone = deployment.clone
     clone.git.rm("-q", ZONE)
-    clone.git.commit("-q", "-m", "Stop serving example.com\n\nReconciler-Allow: unsafe")
+    commit_all(clone, "Stop serving example.com\n\nReconciler-Allow: unsafe")
     clone.git.push("-q", "origin", "main")
     code, removed = deployment.apply()
     assert (code, removed["status"]) == (0, "confirmed"), removed
     assert not list(zone_dir.glob("example.com.zone*"))  # the signed copy went with the zone
     assert list(deployment.sandbox.host.keys.glob("Kexample.com.+013+*.private"))
 
-    clone.git.revert("--no-edit", "HEAD")
+    clone.git.revert("--no-commit", "HEAD")  # committed by commit_all: no git identity needed
+    commit_all(clone, "Serve example.com again")
     clone.git.push("-q", "origin", "main")
     code, added = deployment.apply()
     assert (code, added["status"]) == (0, "confirmed"), added

@@ -382,8 +382,12 @@ def test_the_corpus_covers_every_rule_good_and_bad() -> None:
 
 
 def test_bind_accepts_every_case(checked: Checked) -> None:
-    """Every record is valid DNS: what is wrong is only what the mail rules find."""
-    assert [p for p in checked.problems if not p["rule"]] == []
+    """Every record is valid DNS: what is wrong is only what the mail rules find.
+
+    (The template's reconciler.toml names example.net, which this repo has not kept: that
+    warning is about the configuration, not about a record.)"""
+    records = [p for p in checked.problems if p["file"] != "reconciler.toml"]
+    assert [p for p in records if not p["rule"]] == []
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
