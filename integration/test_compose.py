@@ -153,15 +153,10 @@ def health(container: Container) -> str:
 
 
 @pytest.fixture(scope="module")
-def up(suite_locked: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Up]:
-    try:
-        client = docker.from_env()
-        client.ping()
-    except docker.errors.DockerException as exc:
-        reason = f"compose needs a Docker engine, and none answers: {exc}"
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{reason} (CI=true: this is a failure, not a skip)", pytrace=False)
-        pytest.skip(reason)
+def up(
+    suite_locked: None, docker_client: docker.DockerClient, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Up]:
+    client = docker_client  # conftest's: no engine is a skip, or with CI=true a failure
     try:
         images.ensure_image(client)  # dns-reconciler:latest, the image the file names
     except images.ImageError as exc:
@@ -186,7 +181,6 @@ def up(suite_locked: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator
             service = container.labels.get("com.docker.compose.service", container.name)
             (logs / f"compose-{service}.log").write_bytes(container.logs())
         down = compose("-p", PROJECT, "down", "-v", "--remove-orphans", files=files)
-        client.close()
         assert down.returncode == 0, down.stderr
 
 
