@@ -283,17 +283,24 @@ def made_piece() -> str:
             "--secondary NAME --format json` prints on the primary, or set PRIMARY_ADDRESS"
         )
     name = os.environ.get("SECONDARY_NAME") or os.uname().nodename
+    made = bind_config(primary, name, "127.0.0.1", "--format", "json")
+    say(f"wrote {SECONDARY_PIECE} with `reconciler bind-config --secondary {name} --format json`")
+    return made
+
+
+def bind_config(primary: str, name: str, listen: str, *options: str) -> str:
+    """What `reconciler bind-config --secondary NAME OPTIONS` prints for a repo naming the
+    primary (from the environment) and this secondary at `listen`."""
     key_name = read_key_file(SECONDARY_TSIG).name
     with tempfile.TemporaryDirectory() as folder:
         Path(folder, "reconciler.toml").write_text(
             f'[primary]\nname = "{os.environ.get("PRIMARY_NAME", "primary")}"\n'
             f'address = "{primary}"\nport = {int(os.environ.get("PRIMARY_PORT", "53"))}\n\n'
-            f'[[secondary]]\nname = "{name}"\naddress = "127.0.0.1"\n\n'
+            f'[[secondary]]\nname = "{name}"\naddress = "{listen}"\n\n'
             f'[transfer]\ntsig_key = "{key_name}"\n'
         )
         run("git", "init", "-q", folder)
-        made = run(RECONCILER, "-C", folder, "bind-config", "--secondary", name, "--format", "json")
-    say(f"wrote {SECONDARY_PIECE} with `reconciler bind-config --secondary {name} --format json`")
+        made = run(RECONCILER, "-C", folder, "bind-config", "--secondary", name, *options)
     return made.stdout
 
 
@@ -342,21 +349,10 @@ def knot_piece() -> str:
             "--software knot` prints on the primary, or set PRIMARY_ADDRESS"
         )
     name = os.environ.get("SECONDARY_NAME") or os.uname().nodename
-    key_name = read_key_file(SECONDARY_TSIG).name
-    with tempfile.TemporaryDirectory() as folder:
-        Path(folder, "reconciler.toml").write_text(
-            f'[primary]\nname = "{os.environ.get("PRIMARY_NAME", "primary")}"\n'
-            f'address = "{primary}"\nport = {int(os.environ.get("PRIMARY_PORT", "53"))}\n\n'
-            f'[[secondary]]\nname = "{name}"\naddress = "0.0.0.0"\n\n'
-            f'[transfer]\ntsig_key = "{key_name}"\n'
-        )
-        run("git", "init", "-q", folder)
-        made = run(
-            RECONCILER, "-C", folder, "bind-config", "--secondary", name, "--software", "knot"
-        )
-    KNOT_PIECE.write_text(made.stdout)
+    made = bind_config(primary, name, "0.0.0.0", "--software", "knot")
+    KNOT_PIECE.write_text(made)
     say(f"wrote {KNOT_PIECE} with `reconciler bind-config --secondary {name} --software knot`")
-    return made.stdout
+    return made
 
 
 def setup_knot_secondary() -> None:
