@@ -88,3 +88,38 @@ def test_cache_can_be_turned_off(
     monkeypatch.setenv("RECONCILER_CACHE_DIR", "off")
     assert zone_repo.run("check").code == 0
     assert not own_cache.exists()
+
+
+def test_an_entry_holds_bind_s_dump_as_a_plain_file(
+    zone_repo: ZoneRepo, own_cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The canonical form is kept as BIND printed it, one record per line, beside a small
+    JSON of BIND's problems (not a JSON list of every line); a dump cut short is not used."""
+    zone_repo.write(ZONE, GOOD_ZONE)
+    assert zone_repo.run("check").code == 0
+    [meta] = own_cache.glob("example.org.*.json")
+    dump = meta.with_suffix(".zone")
+    lines = dump.read_text(encoding="utf-8").splitlines()
+    assert any(line.split()[:1] == ["www.example.org."] for line in lines)
+    assert all(len(line.split()) >= 5 for line in lines)
+    assert "canonical" in json.loads(meta.read_text()) and str(lines[0]) not in meta.read_text()
+    dump.write_text("\n".join(lines[:-1]) + "\n", encoding="utf-8")  # the last record lost
+    assert zone_repo.run("check").code == 0  # checked again: the cut entry was not trusted
+    assert dump.read_text(encoding="utf-8").splitlines() == lines
+    _no_bind(monkeypatch)
+    assert zone_repo.run("check").code == 0  # and the entry written again is used
+
+
+def test_an_entry_of_the_earlier_layout_is_ignored(zone_repo: ZoneRepo, own_cache: Path) -> None:
+    """A cache written by an earlier version (every line in the JSON) is not an error."""
+    zone_repo.write(ZONE, GOOD_ZONE)
+    assert zone_repo.run("check").code == 0
+    entries = list(own_cache.glob("*.json"))
+    for meta in entries:
+        lines = meta.with_suffix(".zone").read_text(encoding="utf-8").splitlines()
+        meta.write_text(json.dumps({"problems": [], "canonical": lines[:1]}))
+        meta.with_suffix(".zone").unlink()
+    result = zone_repo.run("check", "--format", "json")
+    assert result.code == 0, result.err
+    assert sorted(json.loads(result.out)["zones"]) == ["example.com", "example.net", "example.org"]
+    assert all(m.with_suffix(".zone").exists() for m in entries)  # checked and kept again

@@ -32,7 +32,7 @@ def canonical(serial: int, *records: str, name: str = "example.com") -> Canonica
         f"ns1.{name}. 3600 IN A 192.0.2.1",
         f"ns2.{name}. 3600 IN A 192.0.2.2",
     ]
-    return CanonicalZone(name, tuple(sorted([*base, *records])))
+    return CanonicalZone.from_lines(name, sorted([*base, *records]))
 
 
 def zone(text: str, *records: str) -> Zone:
@@ -167,7 +167,7 @@ def test_a_name_that_repeats_the_zone_is_a_warning_not_an_error() -> None:
 
 
 def test_soa_timers_out_of_order_are_reported_with_their_line() -> None:
-    bad = CanonicalZone(
+    bad = CanonicalZone.from_lines(
         "example.com",
         ("example.com. 3600 IN SOA ns1.example.com. h.example.com. 1 300 900 100 300",),
     )

@@ -46,7 +46,7 @@ def test_how_a_change_of_policy_reads_and_which_break_a_ds() -> None:
     assert _config("default").policy("example.com") == BIND_DEFAULT
 
 
-ZONE = CanonicalZone(
+ZONE = CanonicalZone.from_lines(
     "example.com",
     (
         "example.com. 3600 IN SOA ns1.example.com. h.example.com. 5 1800 900 1209600 300",

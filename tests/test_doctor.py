@@ -142,7 +142,7 @@ class World:
         primary = self.sandbox.servers.primary
         key = self.sandbox.servers.transfer_key()
         lines = probe.axfr(primary.address, primary.port, zone, key)
-        canonical = CanonicalZone(zone, tuple(lines))
+        canonical = CanonicalZone.from_lines(zone, lines)
         return (canonical.with_serial(serial) if serial is not None else canonical).text()
 
 

@@ -94,7 +94,7 @@ def test_the_include_grants_exactly_the_dynamic_names(tmp_path: Path) -> None:
 
 def test_a_copy_from_the_primary_loses_only_the_dynamic_records() -> None:
     dynamic = parse_repo_config(GOOD).dynamic
-    served = CanonicalZone(
+    served = CanonicalZone.from_lines(
         "example.com",
         (
             "example.com. 3600 IN SOA ns1.example.com. h.example.com. 5 1 1 1 1",
@@ -105,7 +105,8 @@ def test_a_copy_from_the_primary_loses_only_the_dynamic_records() -> None:
         ),
     )
     kept = without_dynamic(served, dynamic)
-    assert kept.lines == (served.lines[0], served.lines[3], served.lines[4])
+    lines = list(served.lines())
+    assert list(kept.lines()) == [lines[0], lines[3], lines[4]]
 
 
 def test_knot_config_refuses_what_would_break_out() -> None:

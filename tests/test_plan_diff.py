@@ -5,6 +5,8 @@ of both sides finds, whatever the case, spacing, TTLs and serials of the lines."
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Collection
+from random import Random
 
 import dns.exception
 import dns.rdata
@@ -13,6 +15,7 @@ from hypothesis import strategies as st
 
 from reconciler.model.mail import txt_strings
 from reconciler.model.plan import RRset, _key, _normal, diff_lines, differing
+from reconciler.model.zone import CanonicalZone
 
 OWNERS = ["a.example.", "A.example.", "b.example.", "mail.example.", "example."]
 RECORDS = [
@@ -65,11 +68,50 @@ def test_one_changed_record_among_many_is_the_only_change() -> None:
     before = tuple(f"h{i}.example. 3600 IN A 10.0.{i // 250}.{i % 250}" for i in range(5000))
     after = before[:2500] + ("h2500.example. 3600 IN A 192.0.2.1",) + before[2501:]
     gone, came, kept, same = differing(before, after)
-    assert (len(gone), len(came), len(kept), len(same)) == (1, 1, 4999, 0)
+    assert (len(gone), len(came), len(kept), len(same)) == (1, 1, 0, 0)  # nothing else held
     [change] = diff_lines(gone, came, kept, same)
     assert (change.owner, change.rtype) == ("h2500.example.", "A")
     assert change.before == RRset(3600, ("10.0.10.0",))
     assert change.after == RRset(3600, ("192.0.2.1",))
+
+
+def old_differing(
+    before: tuple[str, ...], after: tuple[str, ...]
+) -> tuple[set[str], set[str], set[str], set[str]]:
+    """The diff before issue 13's walk side by side: both sides whole as sets."""
+    old_raw, new_raw = set(before), set(after)
+    kept = old_raw & new_raw
+    old, new = _normal(tuple(old_raw - kept)), _normal(tuple(new_raw - kept))
+    same = old & new
+    return old - same, new - same, kept, same
+
+
+def changes(gone: set[str], came: set[str], kept: Collection[str], same: set[str]) -> list:
+    return [(c.owner, c.rtype, c.before, c.after) for c in diff_lines(gone, came, kept, same)]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.sets(line, max_size=40), st.sets(line, max_size=40), st.randoms())
+def test_the_walk_side_by_side_plans_as_the_sets_of_both_sides_did(
+    before: set[str], after: set[str], random: Random
+) -> None:
+    """Two revisions in one order (as BIND dumps both): the same plan as holding both whole,
+    as CanonicalZones or as collections, and only the lines of owners that changed kept."""
+    order = sorted(before | after)
+    random.shuffle(order)
+    old_side = tuple(x for x in order if x in before)
+    new_side = tuple(x for x in order if x in after)
+    gone, came, kept, same = old_differing(old_side, new_side)
+    want = changes(gone, came, kept, same)
+    assert changes(*differing(old_side, new_side)) == want
+    zones = (
+        CanonicalZone.from_lines("example", old_side),
+        CanonicalZone.from_lines("example", new_side),
+    )
+    found = differing(*zones)
+    assert changes(*found) == want
+    owners = {x.split()[0].lower() for x in gone | came}
+    assert all(x.split()[0].lower() in owners for x in found[2])
 
 
 def dnspython_strings(rdata: str) -> tuple[bytes, ...] | None:

@@ -50,7 +50,7 @@ def stage(host: HostConfig, imported: Imported) -> Staged:
         raise ConfigError(f"{there[0]} exists: nothing was staged (it is not written over)")
     host.zone_dir.mkdir(parents=True, exist_ok=True)
     for zone in imported.zones:
-        write_atomic(paths[zone.zone], CanonicalZone(zone.zone, zone.records).text())
+        write_atomic(paths[zone.zone], CanonicalZone.from_lines(zone.zone, zone.records).text())
     catalog = zone_file(host, CATALOG)
     if not catalog.exists():  # the first apply lists the zones in it
         write_atomic(catalog, catalog_zone_text([], 1))

@@ -120,7 +120,7 @@ def compare(
 def _comparable(zone: str, copy: CanonicalZone, ignored: Ignored) -> dict[str, str]:
     """Each record by its text with the SOA serial left out, and the record as it is."""
     found = {}
-    for line in copy.lines:
+    for line in copy.lines():
         record = parse_line(line)
         if record.rtype in SIGNING_TYPES or ignored(zone, record.owner, record.rtype):
             continue
@@ -152,7 +152,7 @@ def find_drift(
 
     def one(zone: str) -> ZoneDrift | str | None:
         text = good_copy(state_dir, zone).read_text(encoding="utf-8")
-        applied = CanonicalZone(zone, tuple(line for line in text.splitlines() if line))
+        applied = CanonicalZone.from_dump(zone, text)
         try:
             served: CanonicalZone | None = served_copy(primary, zone, key)
         except TransferRefused:

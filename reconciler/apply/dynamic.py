@@ -47,16 +47,16 @@ def held_records(path: Path, dynamic: DynamicZone) -> tuple[tuple[str, ...], int
 
 def with_records(zone: CanonicalZone, lines: tuple[str, ...]) -> CanonicalZone:
     """Git's content of `zone` and the dynamic records named held."""
-    return CanonicalZone(zone.name, (*zone.lines, *lines))
+    return CanonicalZone.from_dump(zone.name, zone.dump + "".join(f"{line}\n" for line in lines))
 
 
 def without_dynamic(zone: CanonicalZone, dynamic: Dynamic) -> CanonicalZone:
     """`zone` without the records of its dynamic names: what git has of it."""
     if dynamic.of(zone.name) is None:
         return zone
-    kept = tuple(
+    kept = (
         line
-        for line, record in zip(zone.lines, zone.records(), strict=True)
+        for line, record in zip(zone.lines(), zone.records(), strict=True)
         if not dynamic.is_dynamic(zone.name, record.owner, record.rtype)
     )
-    return CanonicalZone(zone.name, kept)
+    return CanonicalZone.from_lines(zone.name, kept)

@@ -345,7 +345,7 @@ def _last_good(run: _Run, zone: str, found: OnPrimary | None) -> CanonicalZone |
 
 
 def _read_zone(zone: str, text: str) -> CanonicalZone:
-    return CanonicalZone(zone, tuple(line for line in text.splitlines() if line))
+    return CanonicalZone.from_dump(zone, text)
 
 
 def _floors(run: _Run, on_primary: dict[str, OnPrimary], zones: set[str]) -> dict[str, int]:

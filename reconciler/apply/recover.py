@@ -141,7 +141,7 @@ def _hash(state_dir: Path, zone: str) -> str:
     except (OSError, UnicodeDecodeError):
         return ""
     try:
-        return CanonicalZone(zone, tuple(line for line in text.splitlines() if line)).content_hash
+        return CanonicalZone.from_dump(zone, text).content_hash
     except (ValueError, IndexError):  # a good copy that is itself damaged
         return ""
 

@@ -8,6 +8,7 @@ that record's line in the repo's zone file. The message keeps BIND's words whole
 
 from __future__ import annotations
 
+from itertools import islice
 from pathlib import Path
 
 from reconciler.bind.namedlog import LoadFailure
@@ -34,8 +35,13 @@ def refusal(
     read_line = None
     if failure.file and failure.line and Path(failure.file) == written:
         read_line = failure.line
-        if 1 <= failure.line <= len(attempted.lines):
-            read = parse_line(attempted.lines[failure.line - 1])
+        found = (
+            next(islice(attempted.lines(), failure.line - 1, None), None)
+            if failure.line > 0
+            else None
+        )
+        if found is not None:
+            read = parse_line(found)
             if owner in (None, read.owner):
                 owner, rtype, rdata = read.owner, rtype or read.rtype, read.rdata
     line = None

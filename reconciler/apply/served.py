@@ -78,7 +78,7 @@ def file_serial(path: Path) -> int | None:
     except (OSError, UnicodeDecodeError, BindError, ConfigError):
         return None
     soa = next((line for line in lines if line.split()[3:4] == ["SOA"]), None)
-    return CanonicalZone("", (soa,)).serial if soa else None
+    return CanonicalZone.from_lines("", (soa,)).serial if soa else None
 
 
 def _soa_line_serial(path: Path) -> int | None:
@@ -211,7 +211,7 @@ def served_copy(primary: Server, zone: str, key: Key) -> CanonicalZone:
     """The zone as the primary serves it, by TSIG-signed AXFR, in BIND's canonical form;
     of a zone named signs inline, without what signing added (the file it loads)."""
     records = unsigned(probe.axfr(primary.address, primary.port, zone, key, timeout=AXFR_TIMEOUT))
-    return CanonicalZone(zone, canonical_dump(zone, "\n".join(records) + "\n"))
+    return CanonicalZone.from_lines(zone, canonical_dump(zone, "\n".join(records) + "\n"))
 
 
 def served_zones(primary: Server, zones: Iterable[str], key: Key) -> dict[str, CanonicalZone]:

@@ -4,10 +4,14 @@ A zone's verdict and canonical form depend only on its rendered text, the
 files it may $INCLUDE, the strict options and BIND's version: hash those,
 and a zone checked once is not checked again. This keeps `check` in a
 pre-commit hook, `plan` and the daemon proportional to what changed, even
-in a repo of thousands of zones. Entries are JSON files named
-`<zone>.<key>.json`; the newest few per zone are kept. `RECONCILER_CACHE_DIR`
-moves the cache (`off` disables it); the default is `$XDG_CACHE_HOME/
-dns-reconciler`. A damaged entry is ignored. Called by `checkzone.py`.
+in a repo of thousands of zones. An entry is two files: `<zone>.<key>.json`
+(BIND's problems, and whether a canonical form exists) and `<zone>.<key>.zone`
+(that canonical form, BIND's dump as it is: read back as one string, not
+parsed); the newest few per zone are kept. The key includes `FORMAT`, so an
+entry of an older layout is never read (it is ignored, then dropped).
+`RECONCILER_CACHE_DIR` moves the cache (`off` disables it); the default is
+`$XDG_CACHE_HOME/dns-reconciler`. A damaged entry is ignored. Called by
+`checkzone.py`.
 """
 
 from __future__ import annotations
@@ -21,9 +25,10 @@ from pathlib import Path
 
 from reconciler.atomic import write_atomic
 from reconciler.errors import Problem
-from reconciler.model.zone import encode
+from reconciler.model.zone import decode, encode
 
 KEEP_PER_ZONE = 4
+FORMAT = "2"  # the entry's layout: 2, the dump in a file of its own beside the JSON
 
 
 def folder() -> Path | None:
@@ -43,36 +48,48 @@ def bind_version(checkzone: str) -> str:
 
 
 def key(*parts: str) -> str:
-    digest = hashlib.sha256()
+    digest = hashlib.sha256(b"format " + FORMAT.encode() + b"\0")
     for part in parts:
         digest.update(encode(part) + b"\0")
     return digest.hexdigest()[:32]
 
 
-def load(where: Path, zone: str, entry: str) -> tuple[tuple[Problem, ...], tuple[str, ...] | None]:
-    """(problems, canonical lines or None); raises LookupError when there is no usable entry."""
+def load(where: Path, zone: str, entry: str) -> tuple[tuple[Problem, ...], str | None]:
+    """(problems, the canonical dump or None); raises LookupError when there is no usable
+    entry."""
     try:
         data = json.loads((where / f"{zone}.{entry}.json").read_text(encoding="utf-8"))
         problems = tuple(Problem(**p) for p in data["problems"])
-        lines = data["canonical"]
-        return problems, None if lines is None else tuple(lines)
+        if data["format"] != FORMAT:
+            raise ValueError(data["format"])
+        if not data["canonical"]:
+            return problems, None
+        dump = decode((where / f"{zone}.{entry}.zone").read_bytes())
+        if len(dump) != data["length"]:
+            raise ValueError("a dump cut short")
+        return problems, dump
     except (OSError, ValueError, TypeError, KeyError):
         raise LookupError(entry) from None
 
 
 def store(
-    where: Path, zone: str, entry: str, problems: tuple[Problem, ...], lines: tuple[str, ...] | None
+    where: Path, zone: str, entry: str, problems: tuple[Problem, ...], dump: str | None
 ) -> None:
     """Keep the result; drop the zone's older entries beyond the newest few."""
     try:
         where.mkdir(parents=True, exist_ok=True)
         data = {
+            "format": FORMAT,
             "problems": [p.as_dict() for p in problems],
-            "canonical": None if lines is None else list(lines),
+            "canonical": dump is not None,
+            "length": len(dump) if dump is not None else 0,
         }
+        if dump is not None:  # the dump first: a JSON file names only a dump written whole
+            write_atomic(where / f"{zone}.{entry}.zone", encode(dump))
         write_atomic(where / f"{zone}.{entry}.json", json.dumps(data))
         entries = sorted(where.glob(f"{zone}.*.json"), key=lambda p: p.stat().st_mtime)
         for old in entries[:-KEEP_PER_ZONE]:
             old.unlink(missing_ok=True)
+            old.with_suffix(".zone").unlink(missing_ok=True)
     except OSError:
         pass  # a cache that cannot be written is only slower

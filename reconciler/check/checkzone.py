@@ -102,10 +102,10 @@ def check_zones(
             continue
         if where is not None:
             try:
-                problems, lines = cache.load(where, zone.name, keys[zone.name])
+                problems, dump = cache.load(where, zone.name, keys[zone.name])
             except LookupError:
                 continue
-            canonical = None if lines is None else CanonicalZone(zone.name, lines)
+            canonical = None if dump is None else CanonicalZone(zone.name, dump)
             results[zone.name] = done(zone.name, ZoneResult(zone, problems, canonical))
     missing = [z for z in zones if z.name not in results]
     if missing:
@@ -123,11 +123,11 @@ def check_zones(
         for result in fresh:
             results[result.zone.name] = result
             if where is not None and result.verdict:
-                lines = result.canonical.lines if result.canonical else None
-                cache.store(where, result.zone.name, keys[result.zone.name], result.problems, lines)
+                dump = result.canonical.dump if result.canonical else None
+                cache.store(where, result.zone.name, keys[result.zone.name], result.problems, dump)
     for name, result in results.items():  # counted after expansion, cached or not
-        if result.canonical is not None and len(result.canonical.lines) > max_records:
-            size = len(result.canonical.lines)
+        if result.canonical is not None and result.canonical.count > max_records:
+            size = result.canonical.count
             results[name] = _too_many(result.zone, size, max_records, counts[name], limit_source)
     return [results[z.name] for z in zones]
 
@@ -223,19 +223,21 @@ def _check_one(
     limits: bounded.Limits,
     files: Mapping[str, bytes],
 ) -> ZoneResult:
-    """One strict run; the canonical dump comes on stdout, BIND's messages on stderr."""
+    """One strict run; the canonical dump comes on stdout, BIND's messages on stderr.
+
+    The dump is decoded once into the one string `CanonicalZone` holds; its bytes are let
+    go as soon as it is.
+    """
     work = _work_name(zone, zones_dir)
     run = run_tool("named-checkzone", [*STRICT, "-D", "-o", "-"], [zone.name, work], root, limits)
     stopped = run.stopped("named-checkzone", limits)
     if stopped:
         return ZoneResult(zone, (Problem(zone.path, stopped, zone=zone.name),), None, False)
-    stdout = run.stdout.decode("utf-8", "replace")
-    stderr = run.stderr.decode("utf-8", "replace")
+    failed, stdout, stderr = run.returncode != 0, run.stdout, run.stderr.decode("utf-8", "replace")
+    del run
     where = Locator(zone, files, zones_dir)
-    problems = parse_messages(
-        stderr.splitlines(), zone, zones_dir, work, run.returncode != 0, where
-    )
+    problems = parse_messages(stderr.splitlines(), zone, zones_dir, work, failed, where)
     canonical = None
     if not any(p.severity == "error" for p in problems):
-        canonical = CanonicalZone(zone.name, tuple(filter(None, stdout.splitlines())))
+        canonical = CanonicalZone.from_dump(zone.name, stdout.decode("utf-8", "replace"))
     return ZoneResult(zone, tuple(problems), canonical)

@@ -9,10 +9,12 @@ Called by `plan` (cli) and by the reconcile step (apply/reconcile.py).
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import datetime
+from itertools import zip_longest
 from typing import Literal
 
 from reconciler.errors import Problem
@@ -169,6 +171,9 @@ class Plan:
         }
 
 
+_MX_LINE = re.compile(r"^\S+[ \t]+\S+[ \t]+\S+[ \t]+MX[ \t]+(.*)$", re.MULTILINE)  # its rdata
+
+
 def _key(line: str) -> tuple[str, str]:
     owner, _ttl, _klass, rtype = line.split(None, 4)[:4]
     return owner.lower(), rtype
@@ -187,20 +192,79 @@ def _normal(lines: tuple[str, ...]) -> set[str]:
 
 
 def differing(
-    before: tuple[str, ...], after: tuple[str, ...]
-) -> tuple[set[str], set[str], set[str], set[str]]:
+    before: CanonicalZone | Collection[str], after: CanonicalZone | Collection[str]
+) -> tuple[set[str], set[str], list[str], set[str]]:
     """(gone, came, kept, same): the normalised lines only one side has; the lines both have
-    as they are written (`kept`, not normalised) and once normalised (`same`).
+    as they are written, of the owners that changed only (`kept`, not normalised), and the
+    lines written differently that are equal once normalised (`same`).
 
-    Lines that are equal as they are need no normalising: only the few that differ are
-    folded, so a one-record change in a large zone costs set operations, not a pass of
-    Python over every line.
+    Both sides come from BIND's dump, in its canonical order, with each line once: they are
+    walked side by side, and only the lines not found at the same place on the other side
+    are held (until the other side shows them), so a one-record change in a zone of a
+    million holds a few lines, not both zones as sets. A second walk side by side makes it
+    exact whatever the order (a line met out of step is gone only if the other side has it
+    nowhere) and picks out the shared lines of the owners that changed. Only the few lines
+    that differ are normalised.
     """
-    old_raw, new_raw = set(before), set(after)
-    kept = old_raw & new_raw
-    old, new = _normal(tuple(old_raw - kept)), _normal(tuple(new_raw - kept))
+    if (
+        isinstance(before, CanonicalZone)
+        and isinstance(after, CanonicalZone)
+        and before.dump == after.dump  # compared as memory, not line by line
+    ):
+        return set(), set(), [], set()
+    walk_before, walk_after = _again(before), _again(after)
+    old_raw, new_raw = _unmatched(walk_before(), walk_after())
+    if not old_raw and not new_raw:
+        return set(), set(), [], set()
+    owners = {line.split(None, 1)[0].lower() for line in old_raw | new_raw}
+    in_after: set[str] = set()
+    in_before: set[str] = set()
+    candidates: list[str] = []
+    for old, new in zip_longest(walk_before(), walk_after()):
+        if old is not None:
+            if old in new_raw:
+                in_before.add(old)
+            elif old not in old_raw and old.split(None, 1)[0].lower() in owners:
+                candidates.append(old)
+        if new is not None and new in old_raw:
+            in_after.add(new)
+    old_raw -= in_after  # a line both sides have, met out of step more than once
+    new_raw -= in_before
+    old, new = _normal(tuple(old_raw)), _normal(tuple(new_raw))
     same = old & new  # written differently, equal once normalised (case, spacing, serial)
+    keys = {_key(line) for line in (old | new) - same}
+    kept = [line for line in candidates if _key(line) in keys]
+    kept += [line for line in in_after | in_before if _key(line) in keys]
     return old - same, new - same, kept, same
+
+
+def _again(lines: CanonicalZone | Collection[str]) -> Callable[[], Iterator[str]]:
+    """A walk over `lines`, to be taken more than once: a zone's own, or a collection's."""
+    if isinstance(lines, CanonicalZone):
+        return lines.lines
+    return lambda: iter(lines)
+
+
+def _unmatched(before: Iterator[str], after: Iterator[str]) -> tuple[set[str], set[str]]:
+    """The lines of each side the other did not show, in one walk side by side: a line out
+    of step waits until the other side shows it, so what is held is the lines between the
+    two sides' places, not either side."""
+    old_only: set[str] = set()
+    new_only: set[str] = set()
+    for old, new in zip_longest(before, after):
+        if old == new:
+            continue
+        if old is not None:
+            if old in new_only:
+                new_only.discard(old)
+            else:
+                old_only.add(old)
+        if new is not None:
+            if new in old_only:
+                old_only.discard(new)
+            else:
+                new_only.add(new)
+    return old_only, new_only
 
 
 def diff_lines(
@@ -278,16 +342,14 @@ def make_plan(
         if name in invalid:
             continue
         before, after = base.get(name), head.get(name)
-        old, new, kept, same = differing(
-            before.lines if before else (), after.lines if after else ()
-        )
+        old, new, kept, same = differing(before or (), after or ())
         signing = policy_change(*dnssec, name) if dnssec and before and after else None
         found = diff_lines(old, new, kept, same)
         if before and after and not found and signing is None:
             unchanged.append(name)
             continue
         changes = mark_mail(found, before, after)
-        old_count = len(before.lines) if before else 0
+        old_count = before.count if before else 0
         touched = sum(len(c.before.rdatas) for c in changes if c.before and c.rtype != "SOA")
         current = served.get(name, before.serial if before else None)
         serial = None
@@ -301,7 +363,7 @@ def make_plan(
                 action=action(before, after),
                 changes=changes,
                 records_before=old_count,
-                records_after=len(after.lines) if after else 0,
+                records_after=after.count if after else 0,
                 records_touched=touched,
                 serial_before=current,
                 serial_after=serial,
@@ -334,10 +396,8 @@ def mark_mail(
     hosts: set[str] = set()
     if any(c.rtype in ("A", "AAAA", "CNAME", "TLSA") for c in changes):
         for zone in (before, after):
-            lines = zone.lines if zone else ()
-            hosts |= mx_hosts(
-                line.split(None, 4)[4] for line in lines if " MX" in line and _key(line)[1] == "MX"
-            )
+            if zone is not None:
+                hosts |= mx_hosts(m[1] for m in _MX_LINE.finditer(zone.dump))
     marked = []
     for change in changes:
         rdatas = [*(change.before.rdatas if change.before else ()),
@@ -382,12 +442,12 @@ def _unsafe(
     if before is None:
         return []
     if after is None:
-        return [f"deletes the zone ({len(before.lines)} records)"]
+        return [f"deletes the zone ({before.count} records)"]
     reasons = []
     apex = name + "."
     if any(c.owner == apex and c.rtype == "NS" for c in changes):
         reasons.append("changes the apex NS set")
-    count = len(before.lines)
+    count = before.count
     if count >= safety.min_records and touched * 100 > safety.max_change_percent * count:
         reasons.append(
             f"deletes or changes {touched} of {count} records "
