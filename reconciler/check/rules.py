@@ -21,9 +21,13 @@ from functools import cached_property
 
 from reconciler.check.locate import Locator
 from reconciler.errors import Problem, Severity
-from reconciler.model.zone import CanonicalZone, Record, ZoneText
+from reconciler.model.mail import MTA_STS_HOST
+from reconciler.model.zone import CanonicalZone, Record, ZoneText, parse_line
 
 ADDRESS = ("A", "AAAA")
+# The types whose records the rules read (check/mail/ among them); see `Zone.records`.
+_READ = frozenset({"NS", "CNAME", "PTR", "DNAME", "MX", "SRV", "SOA", "TXT", "SPF", "CAA", "TLSA"})
+_MTA_STS = MTA_STS_HOST + "."
 _TARGET_FIELD = {"NS": 0, "CNAME": 0, "PTR": 0, "DNAME": 0, "MX": 1, "SRV": 3}
 _COMMON_TLDS = {"com", "net", "org", "edu", "gov", "io", "de", "uk", "fr", "nl", "info", "arpa"}
 
@@ -44,8 +48,26 @@ class Zone:
 
     @cached_property
     def records(self) -> tuple[Record, ...]:
-        """Parsed once, shared by every check."""
-        return tuple(self.canonical.records())
+        """The records a rule reads, parsed once in one pass and shared by every check: those
+        of the types the rules read (targets, SOA, TXT, MX, CAA, TLSA), the addresses of
+        MTA-STS hosts and any record whose owner repeats the zone's name (`trailing_dot`).
+        Not a `Record` per line: the A and AAAA records of a large zone are only read."""
+        doubled = self.text.name + "." + self.origin
+        repeats = "." + doubled
+        kept = []
+        for line in self.canonical.lines():
+            owner, ttl, _klass, rtype, *rest = line.split(None, 4)
+            owner = owner.lower()
+            if (
+                rtype in _READ
+                or (rtype in ADDRESS and owner.startswith(_MTA_STS))
+                or owner == doubled
+                or owner.endswith(repeats)
+            ):
+                kept.append(
+                    Record(owner, int(ttl), rtype, " ".join(rest[0].split()) if rest else "")
+                )
+        return tuple(kept)
 
 
 def target_of(record: Record) -> str | None:
@@ -192,10 +214,12 @@ def cross_zone(zones: list[Zone]) -> list[Problem]:
 
 
 def _index(zone: Zone, names: set[str]) -> dict[tuple[str, str], set[str]]:
-    """(owner, type) -> rdata set, for the owners in `names` only."""
+    """(owner, type) -> rdata set, for the owners in `names` only (any type: one pass over
+    the zone's lines, parsing only those owners' records)."""
     table: dict[tuple[str, str], set[str]] = defaultdict(set)
-    for record in zone.records:
-        if record.owner in names:
+    for line in zone.canonical.lines():
+        if line.split(None, 1)[0].lower() in names:
+            record = parse_line(line)
             table[(record.owner, record.rtype)].add(record.rdata.lower())
     return table
 
