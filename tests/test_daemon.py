@@ -31,6 +31,10 @@ from tests.daemonsite import WAIT, WWW, ZONE, Site, a_records, metrics_of, wait_
 
 
 def test_push_reaches_both_secondaries(site: Site) -> None:
+    # The push is what makes the daemon look: with the site's 1 s recheck, a periodic look
+    # could find the moved ref before the ref watcher's event came (under load), and that
+    # reconcile has no push to time.
+    site.configure(recheck_interval=60)
     daemon = site.start()
     before = site.serials()[0]
     sha = site.push(lambda t: t.replace(WWW, "www     IN A    192.0.2.71"), "Move www")
