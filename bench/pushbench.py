@@ -63,8 +63,11 @@ def probe_line(value: str) -> str:
     return f'{PROBE} IN TXT "{value}"'
 
 
-def start_site(root: Path, zones: dict[str, list[str]], recheck: int = 3600) -> Site:
-    """The demo in `root` with `zones` (name -> lines) added, the daemon running, all served."""
+def start_site(
+    root: Path, zones: dict[str, list[str]], recheck: int = 3600, quiet: float = 5.0
+) -> Site:
+    """The demo in `root` with `zones` (name -> lines) added, the daemon running, all served,
+    and no server's log grown for `quiet` seconds."""
     made = demo.setup(root)
     try:
         clone = root / "clone"
@@ -86,7 +89,7 @@ def start_site(root: Path, zones: dict[str, list[str]], recheck: int = 3600) -> 
         for name in values:
             wait_served(site, name, "start", deadline=600)
         wait_healthy(site, deadline=1800)
-        wait_quiet(site, quiet=5, deadline=1800)
+        wait_quiet(site, quiet=quiet, deadline=1800)
     except BaseException:
         demo.stop(root)
         made.servers.stop_all()
