@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -321,3 +322,22 @@ def test_named_processes_helper_sees_the_sandbox(servers: sandbox.Servers) -> No
     pids = {s.process.pid for s in servers.all() if s.process is not None}
     assert pids and pids <= set(_named_processes(servers.root))
     assert os.getpid() not in _named_processes(servers.root)
+
+
+def test_soa_many_answers_as_soa_serial_does_in_one_batch(servers: sandbox.Servers) -> None:
+    # Issue 13: the reconcile asks about every zone; one batch, not a socket and thread each.
+    primary = servers.primary
+    names = [CATALOG, "nosuch.test", f"x.{CATALOG}", f"version.{CATALOG}"]
+    names += [f"z{k}.nosuch.test" for k in range(300)]  # more than one window in flight
+    asks = [probe.Ask(s.address, s.port, name) for name in names for s in servers.all()]
+    closed = probe.Ask(primary.address, sandbox.free_port(), CATALOG)  # ICMP: nobody there
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as silent:
+        silent.bind(("127.0.0.1", 0))  # takes the questions and never answers
+        quiet = [probe.Ask("127.0.0.1", silent.getsockname()[1], n) for n in names[:3]]
+        answers = probe.soa_many([*asks, closed, *quiet], timeout=0.5, tries=2)
+    expected = [probe.soa_serial(a.address, a.port, a.zone) for a in asks]
+    assert [a.served if a else None for a in answers[: len(asks)]] == expected
+    assert expected[: len(servers.all())] == [_catalog_serial(servers)] * len(servers.all())
+    refused = answers[len(servers.all())]
+    assert refused is not None and refused.rcode == "REFUSED" and refused.served is None
+    assert answers[len(asks) :] == [None] * (1 + len(quiet))

@@ -2,11 +2,12 @@
 
 Before a reconcile plans anything it asks the primary, by SOA query, about every zone it
 might hold (the state's, the commit's, the generated include's, the files in the zone
-folder) and the catalog: served (with which serial), configured but not loaded, or absent.
-When named does not answer, nothing is planned or written (a temporary failure); what it
-cannot hold then (a journal that no longer fits its zone file) is set aside first, so that
-named starts cleanly. A zone the primary serves whose last good copy is gone is fetched
-back by AXFR (TSIG-signed) in BIND's canonical form. Called by the reconcile step.
+folder) and the catalog, in one batch (probe.soa_many): served (with which serial),
+configured but not loaded, or absent. When named does not answer, nothing is planned or
+written (a temporary failure); what it cannot hold then (a journal that no longer fits its
+zone file) is set aside first, so that named starts cleanly. A zone the primary serves
+whose last good copy is gone is fetched back by AXFR (TSIG-signed) in BIND's canonical
+form. Called by the reconcile step.
 """
 
 from __future__ import annotations
@@ -32,7 +33,6 @@ from reconciler.model.zone import CanonicalZone
 
 TRIES = 3  # an unanswered SOA query is asked again before named counts as not answering
 AXFR_TIMEOUT = 120.0
-_WORKERS = 16
 _INCLUDED_ZONE = re.compile(r'^zone "([^"]+)"', re.MULTILINE)
 
 
@@ -121,29 +121,24 @@ def _valid(names: Iterable[str]) -> Iterable[str]:
             continue
 
 
-def _presence(primary: Server, zone: str, timeout: float) -> tuple[Presence, int | None] | None:
-    for _ in range(TRIES):
-        answer = probe.query(primary.address, primary.port, zone, "SOA", timeout=timeout)
-        if answer is None:
-            continue
-        soa = answer.records("answer", zone, "SOA")
-        if answer.rcode == "NOERROR" and answer.aa and soa:
-            return Presence.SERVED, int(soa[0].data.split()[2])
-        if answer.rcode == "SERVFAIL":
-            return Presence.UNLOADED, None
-        return Presence.ABSENT, None
-    return None
+def _presence(answer: probe.Soa) -> tuple[Presence, int | None]:
+    if answer.served is not None:
+        return Presence.SERVED, answer.served
+    if answer.rcode == "SERVFAIL":
+        return Presence.UNLOADED, None
+    return Presence.ABSENT, None
 
 
 def survey(primary: Server, files: Mapping[str, Path], timeout: float) -> dict[str, OnPrimary]:
-    """Ask the primary about each zone of `files` (zone -> its file on disk), in parallel.
+    """Ask the primary about each zone of `files` (zone -> its file on disk), in one batch
+    of SOA queries (probe.soa_many: each asked up to `TRIES` times).
 
     Raises BindError, after setting aside every journal that no longer fits its zone file
     (named is not answering, so it holds none), when named does not answer at all.
     """
     zones = sorted(files)
-    with ThreadPoolExecutor(max_workers=_WORKERS) as pool:
-        answers = list(pool.map(lambda zone: _presence(primary, zone, timeout), zones))
+    asks = [probe.Ask(primary.address, primary.port, zone) for zone in zones]
+    answers = probe.soa_many(asks, timeout=timeout, tries=TRIES)
     silent = [zone for zone, answer in zip(zones, answers, strict=True) if answer is None]
     if silent:
         set_aside_stale_journals(files.values())
@@ -154,7 +149,8 @@ def survey(primary: Server, files: Mapping[str, Path], timeout: float) -> dict[s
     found = {}
     for zone, answer in zip(zones, answers, strict=True):
         assert answer is not None
-        found[zone] = OnPrimary(zone, answer[0], answer[1], file_serial(files[zone]), answer[1])
+        presence, live = _presence(answer)
+        found[zone] = OnPrimary(zone, presence, live, file_serial(files[zone]), live)
     return found
 
 
@@ -191,19 +187,12 @@ def set_aside_stale_journals(zone_files: Iterable[Path]) -> list[str]:
 def secondary_serials(
     secondaries: Iterable[Server], zones: Iterable[str], timeout: float
 ) -> dict[str, list[int]]:
-    """The serials the secondaries still serve for `zones` (those that answer), in parallel."""
-    asks = [(zone, server) for zone in sorted(set(zones)) for server in secondaries]
-    with ThreadPoolExecutor(max_workers=_WORKERS) as pool:
-        answers = list(
-            pool.map(
-                lambda ask: probe.soa_serial(ask[1].address, ask[1].port, ask[0], timeout),
-                asks,
-            )
-        )
+    """The serials the secondaries still serve for `zones` (those that answer), in one batch."""
+    asks = [probe.Ask(s.address, s.port, zone) for zone in sorted(set(zones)) for s in secondaries]
     found: dict[str, list[int]] = {}
-    for (zone, _), serial in zip(asks, answers, strict=True):
-        if serial is not None:
-            found.setdefault(zone, []).append(serial)
+    for ask, answer in zip(asks, probe.soa_many(asks, timeout=timeout), strict=True):
+        if answer is not None and answer.served is not None:
+            found.setdefault(ask.zone, []).append(answer.served)
     return found
 
 

@@ -1,7 +1,7 @@
 """`reconciler status`: what is deployed and what every server serves, asked live.
 
 Reads the state file and reconciler.toml at the deployed commit, asks the
-primary and each secondary for each zone's SOA serial (in parallel, short
+primary and each secondary for each zone's SOA serial (in one batch, short
 timeouts: a dead server is an answer), adds the daemon's last drift report
 (apply/drift.py), and returns an `Overview` value.
 Called by cli/main.py (and the daemon's metrics).
@@ -9,7 +9,6 @@ Called by cli/main.py (and the daemon's metrics).
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 
 from reconciler.apply.drift import DriftReport, load_drift
@@ -82,18 +81,13 @@ def gather(host: HostConfig) -> Overview:
         *(ServerInfo(s.name, "secondary", s.address, s.port) for s in config.secondaries),
     )
     asks = [(zone, server) for zone in sorted(state.zones) for server in servers]
-    with ThreadPoolExecutor(max_workers=16) as pool:
-        answers = list(
-            pool.map(
-                lambda ask: probe.soa_serial(
-                    ask[1].address, ask[1].port, ask[0], timeout=host.query_timeout
-                ),
-                asks,
-            )
-        )
+    answers = probe.soa_many(
+        [probe.Ask(server.address, server.port, zone) for zone, server in asks],
+        timeout=host.query_timeout,
+    )
     serials: dict[str, dict[str, int | None]] = {}
-    for (zone, server), serial in zip(asks, answers, strict=True):
-        serials.setdefault(zone, {})[server.name] = serial
+    for (zone, server), answer in zip(asks, answers, strict=True):
+        serials.setdefault(zone, {})[server.name] = answer.served if answer else None
     zones = tuple(
         ZoneStatus(z, state.zones[z].serial, serials.get(z, {}), config.dnssec.signed(z))
         for z in sorted(state.zones)

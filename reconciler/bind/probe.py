@@ -5,16 +5,23 @@
 passes; `notify` sends a NOTIFY; `axfr` fetches a whole zone, TSIG-signed, as canonical lines;
 `query` returns a whole answer (rcode, AA and RA flags, the three sections) as an `Answer`
 value and `axfr_open` tells whether a server hands a zone out to anyone (both for `doctor`).
+`soa_many` asks many (server, zone) SOA questions at once, over one non-blocking UDP socket
+per server (a survey of 1,000 zones is one batch, not 1,000 sockets and threads), and
+`wait_for_serials` polls many of them together until each serves its serial, polling
+often at first and less as the wait goes on.
 Every query has a bounded timeout: a dead or silent server is an answer (None or an error),
 never a hang. Called by `apply/` (confirm, status), `doctor` and `devtools/sandbox.py`.
 """
 
 from __future__ import annotations
 
+import random
+import selectors
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 import dns.exception
 import dns.flags
@@ -38,12 +45,16 @@ from reconciler.model.serial import is_newer
 __all__ = [
     "RR",
     "Answer",
+    "Ask",
+    "Soa",
     "axfr",
     "axfr_open",
     "notify",
     "query",
+    "soa_many",
     "soa_serial",
     "wait_for_serial",
+    "wait_for_serials",
 ]
 
 _MAX_QUERY_TIMEOUT = 1.0
@@ -140,6 +151,248 @@ def wait_for_serial(
             halfway()
             now = clock()
         sleep(max(min(poll, end - now), 0.0))
+
+
+# --- many SOA questions at once ---------------------------------------------------------------
+
+_WINDOW = 64  # questions in flight per server: named's socket buffer is not flooded
+FIRST_POLL = 0.02  # wait_for_serials: the first pause between polls (seconds)...
+LAST_POLL = 0.25  # ...growing by half each time up to this
+
+
+@dataclass(frozen=True)
+class Ask:
+    """One SOA question: `zone` at `address#port`."""
+
+    address: str
+    port: int
+    zone: str
+
+
+@dataclass(frozen=True)
+class Soa:
+    """A server's answer to a SOA question, as far as the reconciler reads it."""
+
+    rcode: str  # "NOERROR", "SERVFAIL", "REFUSED", ...
+    aa: bool  # authoritative answer
+    serial: int | None  # the zone's SOA serial in the answer section; None: no SOA there
+
+    @property
+    def served(self) -> int | None:
+        """The serial the server serves with authority (what `soa_serial` returns), else None."""
+        return self.serial if self.rcode == "NOERROR" and self.aa else None
+
+
+@dataclass
+class _Flight:
+    index: int
+    sent: float
+    tries: int
+
+
+class _Batch:
+    """The questions to one server over one connected, non-blocking UDP socket (a stopped
+    server's ICMP "port unreachable" is heard at once, as in `_exchange`)."""
+
+    def __init__(self, address: str, port: int, indices: list[int]) -> None:
+        self.address, self.port = address, port
+        self.queue: list[tuple[int, int]] = [(i, 0) for i in reversed(indices)]  # (index, tries)
+        self.flying: dict[int, _Flight] = {}
+        self.heard = False  # the server answered something
+        self.done = False
+        family = socket.AF_INET6 if ":" in address else socket.AF_INET
+        self.sock = socket.socket(family, socket.SOCK_DGRAM)
+        self.sock.setblocking(False)
+        try:
+            self.sock.connect((address, port))
+        except OSError:
+            self.finish()
+
+    def finish(self) -> None:
+        """No more questions to this server: those left have no answer (None)."""
+        self.done = True
+        self.queue.clear()
+        self.flying.clear()  # the socket is closed by `soa_many`, after the selector lets go
+
+    def send(self, now: float, wires: list[bytes], timeout: float, tries: int) -> None:
+        """Give up on or ask again the questions that waited `timeout`; fill the window."""
+        for ident, flight in list(self.flying.items()):
+            if now - flight.sent < timeout:
+                continue
+            del self.flying[ident]
+            if flight.tries < tries:
+                self.queue.append((flight.index, flight.tries))
+            elif not self.heard:
+                return self.finish()  # silent for a whole question: the server is down
+        while self.queue and len(self.flying) < _WINDOW:
+            index, tried = self.queue.pop()
+            ident = random.randrange(0x10000)
+            while ident in self.flying:
+                ident = random.randrange(0x10000)
+            try:
+                self.sock.send(ident.to_bytes(2, "big") + wires[index][2:])
+            except BlockingIOError:
+                self.queue.append((index, tried))
+                break
+            except OSError:  # the server's port is closed (an ICMP error came back)
+                return self.finish()
+            self.flying[ident] = _Flight(index, now, tried + 1)
+        if not self.queue and not self.flying:
+            self.finish()
+
+    def next_due(self) -> float:
+        return min((f.sent for f in self.flying.values()), default=0.0)
+
+    def receive(
+        self, names: list[dns.name.Name], answers: list[Soa | None], truncated: list[int]
+    ) -> None:
+        while not self.done:
+            try:
+                wire = self.sock.recv(65535)
+            except BlockingIOError:
+                return
+            except OSError:  # ICMP "port unreachable": nobody listens there
+                return self.finish()
+            try:
+                message = dns.message.from_wire(wire)
+            except (dns.exception.DNSException, ValueError, EOFError):
+                continue
+            flight = self.flying.get(message.id)
+            if flight is None or not _answers_soa(message, names[flight.index]):
+                continue
+            del self.flying[message.id]
+            self.heard = True
+            if message.flags & dns.flags.TC:
+                truncated.append(flight.index)
+            else:
+                answers[flight.index] = _soa(message, names[flight.index])
+            if not self.queue and not self.flying:
+                self.finish()
+
+
+def _answers_soa(message: dns.message.Message, name: dns.name.Name) -> bool:
+    return (
+        message.flags & dns.flags.QR != 0
+        and len(message.question) == 1
+        and message.question[0].name == name
+        and message.question[0].rdtype == dns.rdatatype.SOA
+    )
+
+
+def _soa(message: dns.message.Message, name: dns.name.Name) -> Soa:
+    serial = None
+    for rrset in message.answer:
+        if rrset.name == name and rrset.rdtype == dns.rdatatype.SOA and len(rrset):
+            serial = int(rrset[0].serial)
+            break
+    return Soa(dns.rcode.to_text(message.rcode()), bool(message.flags & dns.flags.AA), serial)
+
+
+def soa_many(asks: Sequence[Ask], timeout: float = 1.0, tries: int = 1) -> list[Soa | None]:
+    """The answer to each SOA question of `asks`, in order; None where none came.
+
+    All at once: one non-blocking UDP socket per server, at most `_WINDOW` questions in
+    flight on each. A question unanswered after `timeout` seconds is asked again, up to
+    `tries` times in all; a server that answers nothing for that long, or whose port is
+    closed, is a None for every question left to it (a dead server is an answer, never a
+    hang). A truncated answer is asked again over TCP.
+    """
+    names = [_name(ask.zone) for ask in asks]
+    wires = []
+    for name in names:
+        query = dns.message.make_query(name, dns.rdatatype.SOA)
+        query.flags &= ~dns.flags.RD
+        wires.append(query.to_wire())
+    answers: list[Soa | None] = [None] * len(asks)
+    truncated: list[int] = []
+    by_server: dict[tuple[str, int], list[int]] = {}
+    for index, ask in enumerate(asks):
+        by_server.setdefault((ask.address, ask.port), []).append(index)
+    batches = [_Batch(address, port, indices) for (address, port), indices in by_server.items()]
+    try:
+        with selectors.DefaultSelector() as selector:
+            for batch in batches:
+                if not batch.done:
+                    selector.register(batch.sock, selectors.EVENT_READ, batch)
+            while True:
+                now = time.monotonic()
+                for batch in batches:
+                    if not batch.done:
+                        batch.send(now, wires, timeout, tries)
+                live = [b for b in batches if not b.done]
+                if not live:
+                    break
+                due = min(b.next_due() for b in live) + timeout
+                for key, _ in selector.select(timeout=max(due - time.monotonic(), 0.0)):
+                    batch = key.data
+                    batch.receive(names, answers, truncated)
+                    if batch.done:
+                        selector.unregister(key.fileobj)
+    finally:
+        for batch in batches:
+            batch.sock.close()
+    for index in truncated:
+        query = dns.message.make_query(names[index], dns.rdatatype.SOA)
+        query.flags &= ~dns.flags.RD
+        ask = asks[index]
+        answer = _exchange(query, ask.address, ask.port, timeout, tcp=True)
+        answers[index] = _soa(answer, names[index]) if answer is not None else None
+    return answers
+
+
+K = TypeVar("K", bound=Hashable)
+
+
+def wait_for_serials(
+    wanted: Mapping[K, tuple[Ask, int]],
+    deadline: float,
+    halfway: Callable[[set[K]], object] | None = None,
+    accept: Callable[[K, int], bool] | None = None,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> dict[K, int | None]:
+    """Poll every question of `wanted` (key -> (question, serial)) together until each
+    server serves its serial or a newer one (RFC 1982), or `deadline` seconds pass.
+
+    The polls start `FIRST_POLL` apart and space out to `LAST_POLL`: a quick transfer is
+    seen at once, a slow one is not asked a thousand times. `halfway(keys)` is called once,
+    with the keys still waiting, when half the deadline has passed. `accept(key, serial)`,
+    when given, must also hold for a key that serves its serial (a signature that
+    validates, say); while it does not, the key is asked again. Returns, per key, the last
+    serial seen (the wanted one or newer on success; older, or None, on timeout).
+    """
+    start = clock()
+    end = start + max(deadline, 0.0)
+    middle = start + max(deadline, 0.0) / 2
+    last: dict[K, int | None] = dict.fromkeys(wanted)
+    pending = list(wanted)
+    nudged = halfway is None
+    pause = FIRST_POLL
+    while pending:
+        timeout = min(_MAX_QUERY_TIMEOUT, max(end - clock(), 0.05))
+        answers = soa_many([wanted[key][0] for key in pending], timeout=timeout)
+        waiting = []
+        for key, answer in zip(pending, answers, strict=True):
+            seen = answer.served if answer is not None else None
+            serial = wanted[key][1]
+            if seen is not None:
+                last[key] = seen
+                reached = seen == serial or is_newer(seen, serial)
+                if reached and (accept is None or accept(key, seen)):
+                    continue
+            waiting.append(key)
+        pending = waiting
+        now = clock()
+        if not pending or now >= end:
+            break
+        if not nudged and now >= middle:
+            nudged = True
+            assert halfway is not None
+            halfway(set(pending))
+            now = clock()
+        sleep(max(min(pause, end - now), 0.0))
+        pause = min(pause * 1.5, LAST_POLL)
+    return last
 
 
 def notify(
