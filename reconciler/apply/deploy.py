@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from contextlib import suppress
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 
 import dns.rrset
@@ -39,6 +38,8 @@ from reconciler.model.serial import add, is_newer, latest
 from reconciler.model.zone import CanonicalZone
 
 SIGNED_COPY = (".signed", ".signed.jnl")  # what named keeps of a zone it signs inline
+# Zones NOTIFYed again at most per reconcile: one second of named's default notify-rate (20).
+RENOTIFY_MAX = 20
 
 
 def zone_file(host: HostConfig, zone: str) -> Path:
@@ -58,6 +59,7 @@ class Deployer:
     # zone -> the serial of the signed zone the primary was confirmed to serve (inline signing)
     signed: dict[str, int] = field(default_factory=dict)
     _keys: dict[str, dns.rrset.RRset] = field(default_factory=dict)  # the primary's DNSKEYs
+    renotified: set[str] = field(default_factory=set)  # zones `rndc notify` was sent for
 
     def signs(self, zone: str) -> bool:
         """named signs `zone` inline (the catalog zone never)."""
@@ -155,6 +157,7 @@ class Deployer:
         has the serial named serves, and no dump of named's is under way beside it."""
         primary = self.config.primary
         end = time.monotonic() + self.host.primary_deadline
+        pause = probe.FIRST_POLL
         while True:
             live = probe.soa_serial(
                 primary.address, primary.port, name, timeout=self.host.query_timeout
@@ -164,7 +167,8 @@ class Deployer:
                 return
             if time.monotonic() >= end:
                 raise BindError(f"{name}: named did not write the frozen zone to {path}")
-            time.sleep(0.05)
+            time.sleep(pause)
+            pause = min(pause * 1.5, probe.LAST_POLL)
 
     def _set_aside(self, path: Path, zone: str, why: str) -> None:
         gone = discard_journal(path)
@@ -278,25 +282,36 @@ class Deployer:
     def confirm_primary(self, serials: Mapping[str, int], offset: int) -> list[str]:
         """Zones the primary does not serve at their new serial by the deadline.
 
-        Gives up on a zone at once when named's log (after byte `offset`) says it refused it.
+        All zones are asked together (one batch of SOA queries a round), polled often at
+        first and less as the wait goes on. Gives up on a zone at once when named's log
+        (after byte `offset`) says it refused it; the log is read again only when it grew.
         """
         primary = self.config.primary
         failed = []
         end = time.monotonic() + self.host.primary_deadline
-        for name, serial in sorted(serials.items()):
-            while True:
-                seen = probe.soa_serial(
-                    primary.address, primary.port, name, timeout=self.host.query_timeout
-                )
+        pending = dict(sorted(serials.items()))
+        pause, logged = probe.FIRST_POLL, -1
+        while pending:
+            asks = [probe.Ask(primary.address, primary.port, name) for name in pending]
+            answers = probe.soa_many(asks, timeout=self.host.query_timeout)
+            over = time.monotonic() >= end
+            size = self.log_offset()
+            grown, logged = size != logged, size
+            for (name, serial), answer in zip(list(pending.items()), answers, strict=True):
+                seen = answer.served if answer is not None else None
                 if self.signs(name) and self._signed_loaded(name, serial, seen):
-                    break
+                    del pending[name]
+                    continue
                 if seen == serial and not self.signs(name):
-                    break
+                    del pending[name]
+                    continue
                 refused = (
-                    self.host.log_file is not None
+                    grown
+                    and self.host.log_file is not None
                     and load_failure_reason(self.host.log_file, name, offset) is not None
                 )
-                if refused or time.monotonic() >= end:
+                if refused or over:
+                    del pending[name]
                     failed.append(name)
                     self.log.warning(
                         "primary did not load the zone",
@@ -305,9 +320,10 @@ class Deployer:
                         serving=seen,
                         stage="confirm",
                     )
-                    break
-                time.sleep(0.1)
-        return failed
+            if pending:
+                time.sleep(max(min(pause, end - time.monotonic()), 0.0))
+                pause = min(pause * 1.5, probe.LAST_POLL)
+        return sorted(failed)
 
     def _signed_loaded(self, zone: str, serial: int, seen: int | None) -> bool:
         """named loaded the unsigned `serial` (rndc zonestatus) and answers from a signed
@@ -343,47 +359,98 @@ class Deployer:
         return signature(server.address, server.port, zone, zone, "SOA", keys, timeout).problem
 
     def confirm_secondaries(self, serials: Mapping[str, int]) -> tuple[str, ...]:
-        """Every secondary must serve each serial before the deadline; NOTIFY again halfway.
+        """Every secondary must serve each serial before the deadline, all asked together
+        (probe.wait_for_serials); halfway, NOTIFY again for the zones still waiting
+        (`renotify`).
 
         For a signed zone: the signed serial the primary was confirmed at (or a newer one),
-        with an SOA RRSIG that validates with the primary's DNSKEYs.
+        with an SOA RRSIG that validates with the primary's DNSKEYs; asked again until the
+        deadline while it does not (a secondary may be applying a catalog update).
         """
-        end = time.monotonic() + self.host.deadline
-        lagging = []
-        for server in self.config.secondaries:
+        secondaries = self.config.secondaries
+        wanted: dict[tuple[int, str], tuple[probe.Ask, int]] = {}
+        for at, server in enumerate(secondaries):
             for name, unsigned in sorted(serials.items()):
                 serial = self.signed.get(name, unsigned) if self.signs(name) else unsigned
-                nudge = partial(self.notify, name)
-                seen = probe.wait_for_serial(
-                    server.address,
-                    server.port,
-                    name,
-                    serial,
-                    max(end - time.monotonic(), 0.2),
-                    halfway=nudge,
+                wanted[(at, name)] = (probe.Ask(server.address, server.port, name), serial)
+        bad: dict[tuple[int, str], str] = {}  # a signed zone's signature that did not validate
+
+        def validates(key: tuple[int, str], seen: int) -> bool:
+            at, name = key
+            problem = self._bad_signature(secondaries[at], name) if self.signs(name) else None
+            if problem:
+                bad[key] = problem  # asked again: a catalog update may be under way there
+            else:
+                bad.pop(key, None)
+            return problem is None
+
+        found = probe.wait_for_serials(
+            wanted,
+            self.host.deadline,
+            halfway=lambda keys: self.renotify(z for _, z in keys),
+            accept=validates,
+        )
+        lagging = []
+        for (at, name), (_, serial) in wanted.items():
+            server, seen = secondaries[at], found[(at, name)]
+            if seen is None or (seen != serial and not is_newer(seen, serial)):
+                lagging.append(f"{server.name}: {name} serves {seen} (want {serial})")
+                self.log.warning(
+                    "secondary lags",
+                    zone=name,
+                    server=server.name,
+                    want=serial,
+                    serving=seen,
+                    stage="confirm",
                 )
-                if seen is None or (seen != serial and not is_newer(seen, serial)):
-                    lagging.append(f"{server.name}: {name} serves {seen} (want {serial})")
-                    self.log.warning(
-                        "secondary lags",
-                        zone=name,
-                        server=server.name,
-                        want=serial,
-                        serving=seen,
-                        stage="confirm",
-                    )
-                elif self.signs(name):
-                    bad = self._bad_signature(server, name)
-                    if bad:
-                        lagging.append(f"{server.name}: {name}: {bad}")
-                        self.log.warning(
-                            "secondary serves a bad signature",
-                            zone=name,
-                            server=server.name,
-                            problem=bad,
-                            stage="confirm",
-                        )
+            elif (at, name) in bad:
+                lagging.append(f"{server.name}: {name}: {bad[(at, name)]}")
+                self.log.warning(
+                    "secondary serves a bad signature",
+                    zone=name,
+                    server=server.name,
+                    problem=bad[(at, name)],
+                    stage="confirm",
+                )
         return tuple(lagging)
+
+    def behind(self, serials: Mapping[str, int]) -> set[str]:
+        """The zones of `serials` some secondary does not serve at that serial (or a newer
+        one) now: one batch of SOA queries."""
+        asks = [
+            (probe.Ask(server.address, server.port, name), serial)
+            for server in self.config.secondaries
+            for name, serial in sorted(serials.items())
+        ]
+        answers = probe.soa_many([ask for ask, _ in asks], timeout=self.host.query_timeout)
+        found = set()
+        for (ask, serial), answer in zip(asks, answers, strict=True):
+            seen = answer.served if answer is not None else None
+            if seen is None or (seen != serial and not is_newer(seen, serial)):
+                found.add(ask.zone)
+        return found
+
+    def renotify(self, zones: Iterable[str]) -> list[str]:
+        """`rndc notify` once for each of `zones` not yet notified again in this reconcile,
+        unless more than `RENOTIFY_MAX` are waiting: then named's rate-limited NOTIFY queue
+        (`notify-rate`) is what they wait for, and more NOTIFYs would only queue behind it
+        (and hold back the next change's). The zones notified."""
+        waiting = sorted(set(zones) - self.renotified)
+        if not waiting:
+            return []
+        if len(waiting) > RENOTIFY_MAX:
+            self.log.info(
+                "not sending NOTIFY again: named's NOTIFY queue is draining",
+                zones=len(waiting),
+                stage="confirm",
+            )
+            self.renotified.update(waiting)
+            return []
+        for name in waiting:
+            self.notify(name)
+        self.renotified.update(waiting)
+        self.log.info("NOTIFY sent again", zones=waiting, stage="confirm")
+        return waiting
 
     def notify(self, zone: str) -> None:
         with suppress(BindError):  # the deadline decides; a failed nudge is not a failure

@@ -583,10 +583,10 @@ def _finish(
     caught_up = unchanged and bool(run.state.lagging)  # then it is a confirmation, not "unchanged"
     if caught_up:
         # A secondary that was down loads its old copy and may wait a whole SOA
-        # refresh interval: NOTIFY again now rather than halfway to the deadline.
+        # refresh interval: NOTIFY again now rather than halfway to the deadline, for the
+        # zones a secondary is behind on (asked in one batch), never a storm of them.
         recheck = {z: run.state.zones[z].serial for z in run.state.zones}
-        for name in recheck:
-            run.deploy.notify(name)
+        run.deploy.renotify(run.deploy.behind(recheck))
         lagging = run.deploy.confirm_secondaries(recheck)
     states = dict(run.state.zones)
     retired = dict(run.state.retired)
