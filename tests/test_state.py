@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import fields
+from dataclasses import asdict, fields
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -54,6 +54,23 @@ def test_a_saved_state_reads_back_the_same(tmp_path: Path) -> None:
     save_state(tmp_path, state)
     assert load_state(tmp_path) == state
     assert load_state(tmp_path / "nothing-yet") == State()
+
+
+def test_the_state_file_is_what_asdict_made(tmp_path: Path) -> None:
+    # to_dict is written out for speed (issue 13): the file must stay byte for byte the same.
+    state = State(
+        COMMIT,
+        None,
+        {"b.example": ZoneState(5, "h", COMMIT), "a.example": ZoneState(6, "i", COMMIT)},
+        9,
+        ("ns2: b.example serves 4 (want 5)",),
+        None,
+        {"gone.example": 3},
+    )
+    save_state(tmp_path, state)
+    made = json.dumps(asdict(state), indent=2, sort_keys=True) + "\n"
+    assert (tmp_path / "state.json").read_text() == made
+    assert load_state(tmp_path) == state
 
 
 def test_every_field_of_the_state_is_checked_when_read() -> None:

