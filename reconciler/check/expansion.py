@@ -68,8 +68,15 @@ class _Files(Mapping[str, str]):
     """The zones folder's files as text, decoded when first asked for (most never are)."""
 
     def __init__(self, snapshot: Snapshot, zones_dir: str) -> None:
-        self._entries = snapshot.folder(zones_dir)
+        self._snapshot, self._zones_dir = snapshot, zones_dir
+        self._folder: dict[str, bytes] | None = None  # listed when first asked (most never are)
         self._texts: dict[str, str] = {}
+
+    @property
+    def _entries(self) -> dict[str, bytes]:
+        if self._folder is None:
+            self._folder = self._snapshot.folder(self._zones_dir)
+        return self._folder
 
     def __getitem__(self, path: str) -> str:
         if path not in self._texts:

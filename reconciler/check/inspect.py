@@ -116,6 +116,7 @@ def inspect(
     named_conf: Path | None = None,
     max_records: int | None = None,
     progress: Progress | None = None,
+    canonical_forms: bool = True,
 ) -> Inspection:
     """Check revision `rev` (None: the working tree); `only`: just these zones' files.
 
@@ -124,7 +125,9 @@ def inspect(
     primary's, whose load-time limits then apply instead of reconciler.toml's [limits].
     `max_records`: the host's ceiling (daemon.toml [check] max_records), which
     reconciler.toml's [safety] max_records may lower but not raise. `progress` hears of
-    each zone as BIND's check of it ends (check/checkzone.py).
+    each zone as BIND's check of it ends (check/checkzone.py). `canonical_forms=False`:
+    the caller wants the problems, not named-checkzone's dump of each zone (`check`), so
+    zones BIND loads cleanly may be checked together in one BIND process (checkzone.py).
     """
     config, problems = read_config(repo, rev)
     snapshot = read_snapshot(
@@ -168,6 +171,7 @@ def inspect(
         max_records=records,
         limit_source=source,
         progress=progress,
+        canonical_forms=canonical_forms,
     )
     files = zone_folder(snapshot, config.zones_dir)
     valid: list[checks.Zone] = []
