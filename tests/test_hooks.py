@@ -13,7 +13,7 @@ import socket
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -177,10 +177,10 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-def _daemon_toml(folder: Path, port: int) -> Path:
+def _daemon_toml(folder: Path, port: int, repo: str = "zones.git") -> Path:
     config = folder / "daemon.toml"
     config.write_text(
-        '[repo]\npath = "zones.git"\n[bind]\nzone_dir = "zones"\ninclude_file = "r.conf"\n'
+        f'[repo]\npath = "{repo}"\n[bind]\nzone_dir = "zones"\ninclude_file = "r.conf"\n'
         '[rndc]\nkey_file = "rndc.key"\n[tsig]\nkey_file = "t.key"\n[state]\ndir = "state"\n'
         f'[http]\nlisten = "127.0.0.1:{port}"\n'
     )
@@ -223,17 +223,80 @@ def listener() -> Iterator[tuple[int, list[str]]]:
         thread.join()
 
 
-def test_post_receive_nudges_the_daemon(
+def _wrapper(folder: Path, log: Path, gate: Path | None = None) -> Path:
+    """A `reconciler` that logs each command it is run with, then runs the venv's; with
+    `gate` (a FIFO), `nudge` first waits until the test writes a line into it."""
+    wrapper = folder / "reconciler"
+    wait = f'[ "$command" = nudge ] && read -r _ < "{gate}"\n' if gate else ""
+    wrapper.write_text(
+        "#!/bin/sh\n"
+        'for word in "$@"; do case $word in check | nudge) command=$word ;; esac; done\n'
+        f'echo "$command" >> "{log}"\n{wait}exec "{VENV_RECONCILER}" "$@"\n'
+    )
+    wrapper.chmod(0o755)
+    return wrapper
+
+
+def test_post_receive_nudges_a_daemon_of_another_repo_without_holding_the_push(
     server: Server, tmp_path: Path, listener: tuple[int, list[str]]
 ) -> None:
     port, seen = listener
-    config = _daemon_toml(tmp_path, port)
-    install(server.bare, "--config", str(config))
-    assert f"\nCONFIG={config}\n" in (server.bare / "hooks" / "post-receive").read_text()
+    config = _daemon_toml(tmp_path, port, repo="mirror.git")  # the daemon serves a mirror
+    log, gate = tmp_path / "ran.log", tmp_path / "gate"
+    os.mkfifo(gate)
+    wrapper = _wrapper(tmp_path, log, gate)
+    install(server.bare, "--config", str(config), "--reconciler", str(wrapper))
+    hook = (server.bare / "hooks" / "post-receive").read_text()
+    assert f"\nCONFIG={config}\n" in hook and "\nNUDGE=yes\n" in hook
     server.edit("www     IN A    192.0.2.14", "Move www")
+    # The nudge waits on the gate, opened only once the push is back: a hook that held the
+    # push until its nudge ended would never return (the timeout only turns that into a failure).
+    pushed = subprocess.run(
+        ["git", "push", "origin", "main"],
+        cwd=server.clone.path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert pushed.returncode == 0, pushed.stderr
+    assert "the daemon at" not in pushed.stderr  # the nudge says nothing to the pusher
+    assert seen == []
+    assert _eventually(lambda: "nudge" in log.read_text().split()), "no nudge was started"
+    with gate.open("w") as opened:  # blocks until the waiting nudge opens its end
+        opened.write("go\n")
+    assert _eventually(lambda: bool(seen)), "the daemon was never nudged"
+    assert seen == ["POST /nudge"]
+    assert log.read_text().split() == ["check", "nudge"]
+    assert server.push("HEAD:refs/heads/topic").returncode == 0  # not the served branch
+    assert log.read_text().split() == ["check", "nudge"]
+
+
+def _eventually(condition: Callable[[], bool]) -> bool:
+    """Whether `condition` comes true: what the detached nudge does, it does on its own."""
+    for _ in range(600):
+        if condition():
+            return True
+        threading.Event().wait(0.1)
+    return False
+
+
+def test_post_receive_starts_nothing_when_the_daemon_watches_the_pushed_repo(
+    server: Server, tmp_path: Path, listener: tuple[int, list[str]]
+) -> None:
+    port, seen = listener
+    config = _daemon_toml(tmp_path, port)  # [repo] path is the bare repo pushed to
+    log = tmp_path / "ran.log"
+    result = CliRunner().invoke(
+        main,
+        ["install-hooks", str(server.bare), "--config", str(config)]
+        + ["--reconciler", str(_wrapper(tmp_path, log))],
+    )
+    assert result.exit_code == 0, result.output
+    assert "the daemon sees each on its own" in result.output
+    assert "\nNUDGE=no\n" in (server.bare / "hooks" / "post-receive").read_text()
+    sha = server.edit("www     IN A    192.0.2.15", "Move www")
     pushed = server.push()
     assert pushed.returncode == 0, pushed.stderr
-    assert f"remote: nudged the daemon at 127.0.0.1:{port}" in pushed.stderr
-    assert seen == ["POST /nudge"]
-    assert server.push("HEAD:refs/heads/topic").returncode == 0  # not the served branch
-    assert seen == ["POST /nudge"]
+    assert server.head() == sha
+    assert log.read_text().split() == ["check"]  # no second Python for a nudge
+    assert seen == []

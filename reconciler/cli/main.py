@@ -325,10 +325,9 @@ def install_hooks_command(
         return EXIT_OK
     for path in written:
         click.echo(f"installed {path}")
-    click.echo(
-        f"pushes to {branch} are checked with {program} before they are accepted; "
-        "the daemon is nudged after each"
-    )
+    watched = hooks.daemon_watches(Path(repo_path), config)
+    after = "the daemon sees each on its own" if watched else "the daemon is nudged after each"
+    click.echo(f"pushes to {branch} are checked with {program} before they are accepted; {after}")
     return EXIT_OK
 
 

@@ -2,9 +2,11 @@
 
 `install_hooks` copies deploy/hooks/pre-receive (a push to the served branch
 must pass `reconciler check`) and deploy/hooks/post-receive (`reconciler
-nudge`) into `<repo>/hooks/`, with the reconciler's path, daemon.toml and the
-branch filled in. `nudge` sends the daemon `POST /nudge` so it reconciles now
-rather than at its next look. Called by cli/main.py (`install-hooks`, `nudge`).
+nudge`, detached) into `<repo>/hooks/`, with the reconciler's path, daemon.toml
+and the branch filled in, and whether the nudge is needed at all: not when the
+daemon watches the refs of this very repo (`daemon_watches`). `nudge` sends the
+daemon `POST /nudge` so it reconciles now rather than at its next look. Called by
+cli/main.py (`install-hooks`, `nudge`).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from pathlib import Path
 import git
 
 from reconciler.atomic import write_atomic
+from reconciler.config.host import load_host_config
 from reconciler.errors import ReconcilerError
 from reconciler.model.names import DEFAULT_BRANCH
 from reconciler.resources import shared
@@ -28,6 +31,7 @@ from reconciler.resources import shared
 NAMES = ("pre-receive", "post-receive")
 MARK = "of dns-reconciler (written by `reconciler install-hooks`)"
 NUDGE_TIMEOUT = 2.0
+DEFAULT_CONFIG = Path("/etc/reconciler/daemon.toml")  # the hooks' CONFIG when none is given
 
 
 def default_program() -> str:
@@ -92,6 +96,7 @@ def install_hooks(
     values = {"RECONCILER": reconciler, "BRANCH": branch}
     if config is not None:
         values["CONFIG"] = str(Path(config).resolve())
+    values["NUDGE"] = "no" if daemon_watches(Path(found.git_dir), config) else "yes"
     scripts = {}
     for name in NAMES:
         template = (hooks_dir() / name).read_text(encoding="utf-8")
@@ -108,6 +113,18 @@ def install_hooks(
         write_atomic(target / name, script, mode=0o755)
         written.append(target / name)
     return written
+
+
+def daemon_watches(repo: Path, config: Path | None) -> bool:
+    """Whether the daemon of `config` (None: the default daemon.toml) sees a push to `repo`
+    by itself: its [repo] path is this repo and it does not mirror a [repo] url. It then
+    reconciles when the branch's ref moves (serve/daemon.py), and the post-receive hook
+    need not start a second Python to nudge it. False when daemon.toml cannot be read."""
+    try:
+        host = load_host_config(config or DEFAULT_CONFIG)
+    except ReconcilerError:
+        return False
+    return host.repo_url is None and host.repo.resolve() == repo.resolve()
 
 
 def _text(path: Path) -> str:
