@@ -12,7 +12,6 @@ called by check/inspect.py.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterator
 
 from reconciler.check.locate import Entry, Locator, ttl_seconds
@@ -31,24 +30,32 @@ def _kind(rtype: str, rdata: str | tuple[str, ...]) -> str:
     return f"RRSIG({fields[0].upper()})" if fields else rtype
 
 
-def _owners(zone: Zone) -> Iterator[tuple[str, Counter[str], dict[str, int]]]:
+def _owners(zone: Zone) -> Iterator[tuple[str, dict[str, int], dict[str, int]]]:
     """Each owner with its records counted and its highest TTL, per kind, one owner at a
     time: BIND's dump holds an owner's records together, so a zone of a million records
     is counted without a table of a million owners."""
-    owner: str | None = None
-    sizes: Counter[str] = Counter()
+    owner = ""
+    sizes: dict[str, int] = {}
     ttls: dict[str, int] = {}
     for line in zone.canonical.lines():
-        name, ttl, _klass, rtype, *rest = line.split(None, 4)
-        name = name.lower()
+        parts = line.split(None, 4)
+        name = parts[0].lower()
         if name != owner:
-            if owner is not None:
+            if sizes:
                 yield owner, sizes, ttls
-            owner, sizes, ttls = name, Counter(), {}
-        kind = _kind(rtype, rest[0] if rest else "")
-        sizes[kind] += 1
-        ttls[kind] = max(ttls.get(kind, 0), int(ttl))
-    if owner is not None:
+            owner, sizes, ttls = name, {}, {}
+        kind = (
+            parts[3] if parts[3] != "RRSIG" else _kind("RRSIG", parts[4] if len(parts) > 4 else "")
+        )
+        ttl = int(parts[1])
+        if kind in sizes:
+            sizes[kind] += 1
+            if ttl > ttls[kind]:
+                ttls[kind] = ttl
+        else:
+            sizes[kind] = 1
+            ttls[kind] = ttl
+    if sizes:
         yield owner, sizes, ttls
 
 
