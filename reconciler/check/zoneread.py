@@ -19,7 +19,7 @@ from __future__ import annotations
 import functools
 import re
 import socket
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 from reconciler.model.zone import CanonicalZone, ZoneText
 
@@ -80,43 +80,29 @@ class _RRset:
 def read(zone: ZoneText) -> CanonicalZone | None:
     """The zone as `named-checkzone -D` prints it, if this reader reads all of it; else None."""
     try:
-        return CanonicalZone.from_lines(zone.name, _lines(zone))
+        return CanonicalZone(zone.name, _dump(zone))
     except _Refused:
         return None
 
 
-def _lines(zone: ZoneText) -> Iterator[str]:
+def _dump(zone: ZoneText) -> str:
     if not zone.name or zone.name == "." or _CONTROL.search(zone.text):
         raise _Refused
-    apex = zone.name + "."
     if not all(_LABEL.fullmatch(part) for part in zone.name.split(".")):
         raise _Refused
-    below = "." + apex
-    nodes: dict[str, dict[str, _RRset]] = {}  # owner in lower case -> type -> RRset
-    for owner, ttl, rtype, text in _records(zone.text, apex):
-        folded = owner.lower()
-        rrsets = nodes.get(folded)
-        if rrsets is None:
-            if folded != apex and not folded.endswith(below):
-                raise _Refused  # out of zone: BIND drops it with a warning
-            rrsets = nodes[folded] = {}
-        rrset = rrsets.get(rtype)
-        if rrset is None:
-            rrsets[rtype] = _RRset(owner, ttl, text)
-        elif rrset.ttl != ttl:
-            raise _Refused  # BIND warns and gives the RRset the first TTL
-        else:
-            rrset.texts.append(text)
+    nodes = _nodes(zone.text, zone.name + ".")
+    out: list[str] = []
     for folded in sorted(nodes, key=_name_order):
         rrsets = nodes[folded]
-        for rtype in sorted(rrsets, key=_ORDER.__getitem__):
+        for rtype in sorted(rrsets, key=_ORDER.__getitem__) if len(rrsets) > 1 else rrsets:
             rrset = rrsets[rtype]
-            head = rrset.owner + _between(len(rrset.owner), str(rrset.ttl), rtype)
+            head = rrset.owner + _between(len(rrset.owner), rrset.ttl, rtype)
             texts = rrset.texts
             if len(texts) > 1:
                 texts = _in_wire_order(rtype, texts)
             for text in texts:
-                yield head + text
+                out.append(head + text + "\n")
+    return "".join(out)
 
 
 def _in_wire_order(rtype: str, texts: list[str]) -> list[str]:
@@ -160,11 +146,11 @@ def _name_order(folded: str) -> tuple[str, ...]:
 
 
 @functools.cache
-def _between(owner_width: int, ttl: str, rtype: str) -> str:
+def _between(owner_width: int, seconds: int, rtype: str) -> str:
     """What BIND writes from the owner's end to the data: padding, TTL, IN, type, padding."""
     column = owner_width
     out = []
-    for text, to in ((ttl, _TTL_COLUMN), ("IN", _TTL_COLUMN), (rtype, _TTL_COLUMN)):
+    for text, to in ((str(seconds), _TTL_COLUMN), ("IN", _TTL_COLUMN), (rtype, _TTL_COLUMN)):
         padding, column = _indent(column, to)
         out += [padding, text]
         column += len(text)
@@ -182,67 +168,74 @@ def _indent(start: int, to: int) -> tuple[str, int]:
     return " " * (to - start), to
 
 
-def _tokens(text: str) -> Iterator[tuple[bool, list[str]]]:
-    """Each record or directive: (starts with a blank, its tokens). Quoted tokens keep
-    their opening quote (and only it), so `"IN"` is never the class."""
-    depth = 0
-    blank = False
-    tokens: list[str] = []
-    for line in text.split("\n"):
-        if depth == 0:
-            if tokens:
-                yield blank, tokens
-                tokens = []
-            blank = line[:1] in (" ", "\t")
-        if not _SPECIAL.search(line):
-            if not line.isascii():
+def _tokens(line: str, tokens: list[str], depth: int) -> int:
+    """The tokens of a line with quotes, parentheses, comments or a backslash, added to
+    `tokens`; returns the depth of parentheses after it. A quoted token keeps its opening
+    quote (and only it), so `"IN"` is never the class."""
+    end, last = -1, ""  # where the previous token ended, and its kind
+    for match in _TOKEN.finditer(line):
+        quoted, paren, comment, word, other = match.groups()
+        if other is not None:
+            raise _Refused  # a backslash, or a quote that does not close on its line
+        if comment is not None:
+            break
+        kind = "quoted" if quoted is not None else "word" if word is not None else "paren"
+        if match.start() == end and "quoted" in (kind, last) and "paren" not in (kind, last):
+            raise _Refused  # a quoted string touching other text
+        if quoted is not None:
+            if not quoted.isascii() or not quoted.isprintable():
                 raise _Refused
-            tokens += line.split()
-            continue
-        end, last = -1, ""  # where the previous token ended, and its kind
-        for match in _TOKEN.finditer(line):
-            quoted, paren, comment, word, other = match.groups()
-            if other is not None:
-                raise _Refused  # a backslash, or a quote that does not close on its line
-            if comment is not None:
-                break
-            kind = "quoted" if quoted is not None else "word" if word is not None else "paren"
-            if match.start() == end and "quoted" in (kind, last) and "paren" not in (kind, last):
-                raise _Refused  # a quoted string touching other text
-            if quoted is not None:
-                if not quoted.isascii() or not quoted.isprintable():
-                    raise _Refused
-                tokens.append('"' + quoted)
-            elif word is not None:
-                if not word.isascii():
-                    raise _Refused
-                tokens.append(word)
-            elif paren == "(":
-                depth += 1
-            else:
-                depth -= 1
-                if depth < 0:
-                    raise _Refused
-            end, last = match.end(), kind
-    if depth:
-        raise _Refused
-    if tokens:
-        yield blank, tokens
+            tokens.append('"' + quoted)
+        elif word is not None:
+            if not word.isascii():
+                raise _Refused
+            tokens.append(word)
+        elif paren == "(":
+            depth += 1
+        else:
+            depth -= 1
+            if depth < 0:
+                raise _Refused
+        end, last = match.end(), kind
+    return depth
 
 
-def _records(text: str, apex: str) -> Iterator[tuple[str, int, str, str]]:
-    """(owner, TTL, type, the data as BIND prints it) of each record."""
+def _nodes(text: str, apex: str) -> dict[str, dict[str, _RRset]]:
+    """Every record, by owner (in lower case) and type; directives followed."""
+    below = "." + apex
+    nodes: dict[str, dict[str, _RRset]] = {}
     origin = apex
     default_ttl: int | None = None
     owner: str | None = None
-    for blank, tokens in _tokens(text):
+    readers, special, name_of = _READERS, _SPECIAL.search, _name
+    depth = 0
+    tokens: list[str] = []
+    blank = False
+    for line in text.split("\n"):
+        if depth == 0:
+            blank = line[:1] in (" ", "\t")
+        if special(line) is None:
+            if not line.isascii():
+                raise _Refused
+            if depth:
+                tokens += line.split()
+                continue
+            tokens = line.split()
+        else:
+            if depth == 0:
+                tokens = []
+            depth = _tokens(line, tokens, depth)
+            if depth:
+                continue
+        if not tokens:
+            continue
         first = tokens[0]
         if not blank and first[0] == "$":
             directive = first.upper()
             if len(tokens) != 2 or tokens[1][0] == '"':
                 raise _Refused
             if directive == "$ORIGIN":
-                origin = _name(tokens[1], origin)
+                origin = name_of(tokens[1], origin)
             elif directive == "$TTL":
                 default_ttl = _ttl(tokens[1])
             else:
@@ -250,7 +243,7 @@ def _records(text: str, apex: str) -> Iterator[tuple[str, int, str, str]]:
             continue
         index = 0
         if not blank:
-            owner = _name(first, origin)
+            owner = name_of(first, origin)
             index = 1
         if owner is None:
             raise _Refused
@@ -269,10 +262,26 @@ def _records(text: str, apex: str) -> Iterator[tuple[str, int, str, str]]:
         if index >= size:
             raise _Refused
         rtype = tokens[index].upper()
-        reader = _READERS.get(rtype)
+        reader = readers.get(rtype)
         if reader is None or ttl is None:
             raise _Refused  # another type; or no TTL: BIND takes the SOA's minimum, warning
-        yield owner, ttl, rtype, reader(tokens[index + 1 :], origin)
+        data = reader(tokens[index + 1 :], origin)
+        folded = owner.lower()
+        rrsets = nodes.get(folded)
+        if rrsets is None:
+            if folded != apex and not folded.endswith(below):
+                raise _Refused  # out of zone: BIND drops it with a warning
+            rrsets = nodes[folded] = {}
+        rrset = rrsets.get(rtype)
+        if rrset is None:
+            rrsets[rtype] = _RRset(owner, ttl, data)
+        elif rrset.ttl != ttl:
+            raise _Refused  # BIND warns and gives the RRset the first TTL
+        else:
+            rrset.texts.append(data)
+    if depth:
+        raise _Refused
+    return nodes
 
 
 def _name(token: str, origin: str) -> str:
