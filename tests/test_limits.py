@@ -10,7 +10,9 @@ the zone is served, one over it the commit is invalid and nothing is written.
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -169,6 +171,63 @@ def test_a_dnssec_policy_brings_its_max_zone_ttl(zone_repo: ZoneRepo, tmp_path: 
         f"{ZONE}:{LINES + 1}: example.org: long.example.org. TXT: TTL 172800 is over 86400: "
         "named refuses to load the zone (max-zone-ttl, the primary's"
     ) in result.out
+
+
+def _counting_checkconf(folder: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """named-checkconf on PATH that logs each run, then runs BIND's; the log's path."""
+    tools, log = folder / "bin", folder / "checkconf.log"
+    tools.mkdir()
+    real = shutil.which("named-checkconf")
+    wrapper = tools / "named-checkconf"
+    wrapper.write_text(f'#!/bin/sh\necho "$*" >> "{log}"\nexec "{real}" "$@"\n')
+    wrapper.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tools}:{os.environ['PATH']}")
+    log.touch()
+    return log
+
+
+def _primary_runs(log: Path, folder: Path) -> int:
+    """How many times named-checkconf read the primary's named.conf (in `folder`)."""
+    return sum(line.endswith(f" {folder / 'named.conf'}") for line in log.read_text().splitlines())
+
+
+def test_the_primarys_limits_are_read_again_only_when_its_configuration_changes(
+    zone_repo: ZoneRepo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runs = _counting_checkconf(tmp_path, monkeypatch)
+    included = tmp_path / "limits.conf"
+    included.write_text("max-records-per-type 5;\n")
+    config = _host_config(tmp_path, f'options {{ directory "/tmp"; include "{included}"; }};\n')
+    zone_repo.write(ZONE, GOOD_ZONE + _hosts("big", 6))
+    over = "6 records in one RRset, over 5: named refuses to load the zone (max-records-per-type"
+    first = zone_repo.run("check", "--config", str(config))
+    assert first.code == 1 and over in first.out
+    assert _primary_runs(runs, tmp_path) == 1
+    again = zone_repo.run("check", "--config", str(config))
+    assert again.code == 1 and again.out == first.out  # the same limits, from the cache
+    assert _primary_runs(runs, tmp_path) == 1  # named-checkconf did not run again
+    included.write_text("max-records-per-type 6;\n")  # only the included file changes
+    relaxed = zone_repo.run("check", "--config", str(config))
+    assert relaxed.code == 0, relaxed.out
+    assert _primary_runs(runs, tmp_path) == 2
+    (tmp_path / "named.conf").write_text('options { directory "/tmp"; max-records-per-type 2; };\n')
+    stricter = zone_repo.run("check", "--config", str(config))
+    assert stricter.code == 1 and "over 2: named refuses" in stricter.out
+    assert _primary_runs(runs, tmp_path) == 3
+
+
+def test_damaged_kept_limits_are_read_again(
+    zone_repo: ZoneRepo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, own_cache: Path
+) -> None:
+    runs = _counting_checkconf(tmp_path, monkeypatch)
+    config = _host_config(tmp_path, 'options { directory "/tmp"; max-records-per-type 5; };\n')
+    zone_repo.write(ZONE, GOOD_ZONE + _hosts("big", 6))
+    assert zone_repo.run("check", "--config", str(config)).code == 1
+    [kept] = (own_cache / "limits").glob("*.json")
+    kept.write_text('{"default": {"max_records_per_type": "lots"}, "zones": {}}')
+    result = zone_repo.run("check", "--config", str(config))
+    assert result.code == 1 and "over 5: named refuses" in result.out
+    assert _primary_runs(runs, tmp_path) == 2
 
 
 def test_an_unreadable_named_conf_falls_back_to_reconciler_toml_with_a_warning(

@@ -19,10 +19,10 @@ from pathlib import Path
 
 import git
 
-from reconciler.bind.limits import primary_limits
 from reconciler.check import mail
 from reconciler.check import rules as checks
 from reconciler.check.checkzone import Progress, check_zones
+from reconciler.check.conflimits import cached_primary_limits
 from reconciler.check.dnssec import policy_problems, signed_limits, unknown_signed
 from reconciler.check.dynamic import dynamic_in_git
 from reconciler.check.expansion import HOST_LIMIT, REPO_LIMIT
@@ -96,7 +96,7 @@ def load_limits_of(named_conf: Path | None, config: RepoConfig) -> tuple[Limits,
     if named_conf is None:
         return Limits(config.limits), []
     try:
-        return primary_limits(named_conf), []
+        return cached_primary_limits(named_conf), []
     except ReconcilerError as exc:
         return Limits(config.limits), [
             Problem(
