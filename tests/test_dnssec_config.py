@@ -4,6 +4,8 @@ named-checkconf (in `check` too, at the policy's line)."""
 
 from __future__ import annotations
 
+import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -127,12 +129,45 @@ def test_check_gives_named_checkconfs_verdict_on_a_policy_at_its_line(
         config + '\n[dnssec.policies.brief]\nkeys = "ksk-zsk"\nzsk_lifetime = "1h"\n',
     )
     line = len(config.splitlines()) + 2
-    result = zone_repo.run("check")
-    assert result.code == 1, result.out + result.err
-    assert (
+    expected = (
         f"reconciler.toml:{line}: [dnssec.policies.brief]: named-checkconf: dnssec-policy: "
         "key lifetime is shorter than the time it takes to do a rollover"
-    ) in result.out + result.err
+    )
+    result = zone_repo.run("check")
+    assert result.code == 1, result.out + result.err
+    assert expected in result.out + result.err
+    again = zone_repo.run("check")  # the verdict kept in the cache: the same problem
+    assert again.code == 1 and expected in again.out + again.err
+
+
+def test_a_policys_verdict_is_kept_until_the_policy_or_bind_changes(
+    zone_repo: ZoneRepo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tools, log = tmp_path / "bin", tmp_path / "checkconf.log"
+    tools.mkdir()
+    wrapper = tools / "named-checkconf"
+    wrapper.write_text(f'#!/bin/sh\necho "$*" >> "{log}"\nexec {checkconf_path()} "$@"\n')
+    wrapper.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tools}:{os.environ['PATH']}")
+    config = (zone_repo.path / "reconciler.toml").read_text()
+    assert "\n[dnssec.policies." in config  # the template has a policy of its own
+    assert zone_repo.run("check").code == 0
+    runs = len(log.read_text().splitlines())
+    assert runs >= 1
+    assert zone_repo.run("check").code == 0
+    assert len(log.read_text().splitlines()) == runs  # named-checkconf did not run again
+    zone_repo.write("reconciler.toml", config + '\n[dnssec.policies.other]\nkeys = "csk"\n')
+    assert zone_repo.run("check").code == 0
+    assert len(log.read_text().splitlines()) == runs + 1  # only the new policy
+    wrapper.write_text(wrapper.read_text() + "# another BIND\n")  # the binary changes
+    assert zone_repo.run("check").code == 0
+    assert len(log.read_text().splitlines()) == 2 * (runs + 1)  # both policies again
+
+
+def checkconf_path() -> str:
+    found = shutil.which("named-checkconf")
+    assert found is not None
+    return found
 
 
 def test_signed_zone_over_its_policys_ttl_ceiling_is_refused_by_check(

@@ -1,4 +1,6 @@
-"""The primary's load-time limits, kept between checks while its configuration stays the same.
+"""named-checkconf's answers kept between checks while what it reads stays the same.
+
+The primary's load-time limits:
 
 `named-checkconf -p` of the primary's named.conf (bind/limits.py) runs in every
 pre-receive hook and every reconcile that checks against the primary, though
@@ -9,7 +11,9 @@ change to any of them gives a new key, so a kept entry is never stale. Where the
 files cannot all be known for sure (an unreadable include, a relative include
 with a `directory` statement that would move it, an escape in a path), nothing is
 kept and named-checkconf runs as before. Only the limits' numbers and sources are
-kept, never the printed configuration (its secrets). Called by check/inspect.py.
+kept, never the printed configuration (its secrets). `kept_json`/`keep_json` also
+keep named-checkconf's verdict on each repo DNSSEC policy (check/dnssec.py), keyed
+by the policy's statement and the binary. Called by check/inspect.py.
 """
 
 from __future__ import annotations
@@ -38,33 +42,57 @@ MAX_FILES = 10_000  # a configuration that includes more is not kept
 def cached_primary_limits(named_conf: Path) -> Limits:
     """`primary_limits(named_conf)`, from the cache when named.conf, its includes and
     named-checkconf are as they were; BindError as primary_limits raises it."""
-    where = cache.folder()
-    key = conf_key(named_conf) if where is not None else None
-    if where is None or key is None:
-        return primary_limits(named_conf)
-    entry = where / FOLDER / f"{key}.json"
-    kept = _load(entry)
+    key = conf_key(named_conf) if cache.folder() is not None else None
+    kept = _load(kept_json(key)) if key is not None else None
     if kept is not None:
         return kept
     limits = primary_limits(named_conf)
+    if key is not None:
+        keep_json(key, _as_dict(limits))
+    return limits
+
+
+def kept_json(key: str) -> object:
+    """What `keep_json` kept under `key`; None when nothing usable is there."""
+    where = cache.folder()
+    if where is None:
+        return None
     try:
-        entry.parent.mkdir(parents=True, exist_ok=True)
-        write_atomic(entry, json.dumps(_as_dict(limits)))
+        return json.loads((where / FOLDER / f"{key}.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def keep_json(key: str, data: object) -> None:
+    """Keep `data` (JSON) under `key`, a hash of everything that decides it."""
+    where = cache.folder()
+    if where is None:
+        return
+    try:
+        (where / FOLDER).mkdir(parents=True, exist_ok=True)
+        write_atomic(where / FOLDER / f"{key}.json", json.dumps(data))
     except OSError:
         pass  # a cache that cannot be written is only slower
-    return limits
+
+
+def checkconf_identity() -> str | None:
+    """named-checkconf's path, size, time and inode: an upgrade of BIND changes it."""
+    try:
+        binary = Path(tool("named-checkconf")).resolve()
+        info = binary.stat()
+    except (OSError, ToolError):
+        return None
+    return f"{binary}:{info.st_size}:{info.st_mtime_ns}:{info.st_ino}"
 
 
 def conf_key(named_conf: Path) -> str | None:
     """A hash of everything `named-checkconf -p named_conf` reads; None when that cannot
     be known for sure (then nothing is kept)."""
     named_conf = Path(named_conf).absolute()
-    try:
-        binary = Path(tool("named-checkconf")).resolve()
-        info = binary.stat()
-    except (OSError, ToolError):
+    binary = checkconf_identity()
+    if binary is None:
         return None
-    parts = [f"{binary}:{info.st_size}:{info.st_mtime_ns}:{info.st_ino}"]
+    parts = ["primary limits", binary]
     texts: list[str] = []
     todo, seen = [named_conf], set()
     while todo:
@@ -109,17 +137,17 @@ def _as_dict(limits: Limits) -> dict[str, object]:
     }
 
 
-def _load(entry: Path) -> Limits | None:
+def _load(data: object) -> Limits | None:
     """The kept limits; None when there are none or they are damaged (then read again)."""
+    if not isinstance(data, dict):
+        return None
     try:
-        data = json.loads(entry.read_text(encoding="utf-8"))
-        limits = Limits(
+        return Limits(
             _load_limits(data["default"]),
             {str(zone): _load_limits(each) for zone, each in data["zones"].items()},
         )
-    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+    except (ValueError, TypeError, KeyError, AttributeError):
         return None
-    return limits
 
 
 def _load_limits(data: dict[str, object]) -> LoadLimits:

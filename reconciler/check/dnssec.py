@@ -16,6 +16,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from reconciler.bind.tools import checkconf
+from reconciler.check import cache
+from reconciler.check.conflimits import checkconf_identity, keep_json, kept_json
 from reconciler.config.repo import CONFIG_FILE
 from reconciler.errors import Problem
 from reconciler.model.dnssec import Dnssec
@@ -28,14 +30,7 @@ def policy_problems(dnssec: Dnssec) -> list[Problem]:
     """What named-checkconf says about each of the repo's policies, at its table's line."""
     problems = []
     for name, policy in sorted(dnssec.policies.items()):
-        with tempfile.TemporaryDirectory(prefix="reconciler-policy-") as folder:
-            conf = Path(folder, "named.conf")
-            conf.write_text(
-                f'options {{ directory "{folder}"; }};\n{policy.statement()}\n', encoding="utf-8"
-            )
-            complaints = checkconf(conf)
-        for complaint in complaints:
-            text = _WHERE.sub("", complaint)  # our temporary file's name and line
+        for text in _complaints(policy.statement()):
             problems.append(
                 Problem(
                     CONFIG_FILE,
@@ -44,6 +39,23 @@ def policy_problems(dnssec: Dnssec) -> list[Problem]:
                 )
             )
     return problems
+
+
+def _complaints(statement: str) -> list[str]:
+    """named-checkconf's complaints about one policy statement, without our temporary file's
+    name and line; kept in the cache by the statement and named-checkconf's identity."""
+    binary = checkconf_identity()
+    key = cache.key("policy", binary, statement) if binary is not None else None
+    kept = kept_json(key) if key is not None else None
+    if isinstance(kept, list) and all(isinstance(k, str) for k in kept):
+        return kept
+    with tempfile.TemporaryDirectory(prefix="reconciler-policy-") as folder:
+        conf = Path(folder, "named.conf")
+        conf.write_text(f'options {{ directory "{folder}"; }};\n{statement}\n', encoding="utf-8")
+        complaints = [_WHERE.sub("", complaint) for complaint in checkconf(conf)]
+    if key is not None and not any(folder in c for c in complaints):
+        keep_json(key, complaints)
+    return complaints
 
 
 def signed_limits(limits: Limits, dnssec: Dnssec, zones: Collection[str]) -> Limits:
