@@ -145,7 +145,11 @@ def check_zones(
             results[zone.name] = done(zone.name, ZoneResult(zone, problems, canonical))
     missing = [z for z in zones if z.name not in results]
     if missing and not canonical_forms and len(missing) >= BATCH_FROM:
-        for result in _batch(missing, limits, jobs):
+        try:
+            batched = _batch(missing, limits, jobs)
+        except OSError:
+            batched = []  # its files could not be written: each zone is checked on its own
+        for result in batched:
             results[result.zone.name] = done(result.zone.name, result)
         missing = [z for z in missing if z.name not in results]
     if missing:
