@@ -290,9 +290,8 @@ def _name(token: str, origin: str) -> str:
         return origin
     if not _NAME.fullmatch(token):
         raise _Refused
-    if token[-1] == ".":
-        return token
-    name = token + "." + origin if origin != "." else token + "."
+    relative_to = "" if token[-1] == "." else "." if origin == "." else "." + origin
+    name = token + relative_to
     if len(name) > 254:
         raise _Refused  # over 255 bytes in wire form
     return name
