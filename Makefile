@@ -83,8 +83,13 @@ integration: venv image
 	$(PY) -m pytest -q integration
 
 # All tests, with the package's coverage (the programs the tests start included) printed.
+# In TEST_WORKERS processes (pytest-xdist): most tests wait on named, git and sockets rather
+# than on a core, so 3 keep 2 cores busy. The Docker suite is one group (one worker, one
+# topology); every other test goes to whichever worker is free. TEST_WORKERS=0: one process.
+TEST_WORKERS ?= 3
 test: venv wheelhouse bind signing-tools deploy-tools ops-tools image lint
-	$(PY) -m pytest -q --cov=reconciler --cov-report=term tests integration
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadgroup --cov=reconciler --cov-report=term \
+	  tests integration
 
 # The pure tier alone: values in, values out (tests marked `unit`); seconds, no BIND needed.
 unit: venv

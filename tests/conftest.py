@@ -1,4 +1,5 @@
-"""Shared fixtures: a real zone repository made by `reconciler init`, and a CLI runner."""
+"""Shared fixtures: a real zone repository made by `reconciler init`, and a CLI runner; and
+how `make test`'s workers (pytest-xdist, `--dist loadgroup`) share the tests out."""
 
 from __future__ import annotations
 
@@ -57,6 +58,13 @@ class ZoneRepo:
     def run(self, *args: str) -> Result:
         result = CliRunner().invoke(main, ["-C", str(self.path), *args])
         return Result(result.exit_code, result.stdout, result.stderr)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if config.pluginmanager.hasplugin("xdist"):  # how make test's workers share the tests out
+        from tests.workers import Units
+
+        config.pluginmanager.register(Units(), "reconciler-test-units")
 
 
 @pytest.fixture(autouse=True)
