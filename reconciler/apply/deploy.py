@@ -168,7 +168,7 @@ class Deployer:
             if time.monotonic() >= end:
                 raise BindError(f"{name}: named did not write the frozen zone to {path}")
             time.sleep(pause)
-            pause = min(pause * 1.5, probe.LAST_POLL)
+            pause = probe.next_pause(pause)
 
     def _set_aside(self, path: Path, zone: str, why: str) -> None:
         gone = discard_journal(path)
@@ -292,6 +292,7 @@ class Deployer:
         pending = dict(sorted(serials.items()))
         pause, logged = probe.FIRST_POLL, -1
         while pending:
+            began = time.monotonic()
             asks = [probe.Ask(primary.address, primary.port, name) for name in pending]
             answers = probe.soa_many(asks, timeout=self.host.query_timeout)
             over = time.monotonic() >= end
@@ -322,7 +323,7 @@ class Deployer:
                     )
             if pending:
                 time.sleep(max(min(pause, end - time.monotonic()), 0.0))
-                pause = min(pause * 1.5, probe.LAST_POLL)
+                pause = probe.next_pause(pause, time.monotonic() - began)
         return sorted(failed)
 
     def _signed_loaded(self, zone: str, serial: int, seen: int | None) -> bool:
