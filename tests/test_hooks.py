@@ -9,6 +9,7 @@ objects) and post-receive (`reconciler nudge`).
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -26,7 +27,7 @@ from reconciler.cli.main import main
 from reconciler.errors import ReconcilerError
 from reconciler.serve.hooks import install_hooks
 
-from .conftest import ZoneRepo
+from .conftest import GOOD_ZONE, ZoneRepo
 
 ZONE = "zones/example.com.zone"
 WWW = "www     IN A    192.0.2.10"
@@ -105,6 +106,42 @@ def test_only_changed_zones_are_checked_after_the_first_push(server: Server) -> 
     assert pushed.returncode == 0, pushed.stderr
     assert f"remote: ok: {sha[:12]}: 1 zone(s) valid" in pushed.stderr  # example.net not read
     assert server.head() != base
+
+
+def test_the_hook_reads_the_blobs_of_the_zones_it_checks_and_no_others(
+    server: Server, tmp_path: Path
+) -> None:
+    others = [f"zones/other{i}.example.zone" for i in range(4)]
+    for path in others:
+        server.clone.write(path, GOOD_ZONE)
+    server.clone.commit("Four more zones")
+    assert server.push().returncode == 0
+    # The git the hook's GitPython runs: what each `git cat-file --batch` is asked is logged.
+    real, log, tools = shutil.which("git"), tmp_path / "objects.log", tmp_path / "bin"
+    tools.mkdir()
+    (tools / "git").write_text(
+        "#!/bin/sh\n"
+        f'case " $* " in *" --batch "*) tee -a "{log}" | "{real}" "$@"; exit $? ;; esac\n'
+        f'exec "{real}" "$@"\n'
+    )
+    (tools / "git").chmod(0o755)
+    sha = server.edit("www     IN A    192.0.2.16", "Move www")
+    pushed = subprocess.run(
+        ["git", "push", "origin", "main"],
+        cwd=server.clone.path,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "GIT_PYTHON_GIT_EXECUTABLE": str(tools / "git")},
+        check=False,
+    )
+    assert pushed.returncode == 0, pushed.stderr
+    assert f"remote: ok: {sha[:12]}: 1 zone(s) valid" in pushed.stderr
+    asked = set(log.read_text().split())
+    blob = _git(server.bare, "rev-parse", f"{sha}:{ZONE}").stdout.strip()
+    assert blob in asked  # the zone checked was read through the logging git
+    for path in [*others, "zones/example.net.zone.j2"]:
+        other = _git(server.bare, "rev-parse", f"{sha}:{path}").stdout.strip()
+        assert other and other not in asked, path
 
 
 def test_deleting_the_served_branch_is_rejected(server: Server) -> None:

@@ -242,10 +242,13 @@ def _materialize(snapshot: Snapshot, zones_dir: str, zones: list[ZoneText], root
     """The zones folder in a temp dir: include files as they are, zones as rendered.
 
     A file no file system can name (a part over 255 bytes, possible in a commit) is left
-    out: its own zone is refused by its name, an $INCLUDE of it finds no file.
+    out: its own zone is refused by its name, an $INCLUDE of it finds no file. When no zone
+    has an `$INCLUDE` (the key _cache_keys uses too), BIND reads no other file: none is
+    read from the repo or written.
     """
     root.mkdir(parents=True)
-    for path, data in snapshot.folder(zones_dir).items():
+    includes = any("$include" in z.text.lower() for z in zones)
+    for path, data in snapshot.folder(zones_dir).items() if includes else ():
         if any(len(encode(part)) > 255 for part in path.split("/")):
             continue
         target = root / path[len(zones_dir) + 1 :]

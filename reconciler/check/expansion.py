@@ -69,11 +69,11 @@ class _Files(Mapping[str, str]):
 
     def __init__(self, snapshot: Snapshot, zones_dir: str) -> None:
         self._snapshot, self._zones_dir = snapshot, zones_dir
-        self._folder: dict[str, bytes] | None = None  # listed when first asked (most never are)
+        self._folder: Mapping[str, bytes] | None = None  # listed when first asked (most never are)
         self._texts: dict[str, str] = {}
 
     @property
-    def _entries(self) -> dict[str, bytes]:
+    def _entries(self) -> Mapping[str, bytes]:
         if self._folder is None:
             self._folder = self._snapshot.folder(self._zones_dir)
         return self._folder

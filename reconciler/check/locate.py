@@ -175,7 +175,7 @@ def _generated(lhs: str, origin: str) -> re.Pattern[str]:
     return re.compile(f"^{body}$")
 
 
-def zone_folder(snapshot: Snapshot, zones_dir: str) -> dict[str, bytes]:
+def zone_folder(snapshot: Snapshot, zones_dir: str) -> Mapping[str, bytes]:
     """The zones folder's files (what an `$INCLUDE` can name), for a `Locator`."""
     return snapshot.folder(zones_dir)
 

@@ -17,6 +17,8 @@ from __future__ import annotations
 import os
 import stat
 import subprocess
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import git
@@ -77,7 +79,13 @@ def read_file(repo: git.Repo, rev: str | None, path: str) -> bytes | None:
 def read_snapshot(
     repo: git.Repo, rev: str | None, folders: list[str], extra: list[str], max_bytes: int
 ) -> Snapshot:
-    """Files in `folders` (recursively) and the `extra` files, at `rev` or the working tree."""
+    """Files in `folders` (recursively) and the `extra` files, at `rev` or the working tree.
+
+    At a commit, the files are listed from its tree (one `git ls-tree`: paths, modes and
+    sizes) and each file's bytes are read from git only when first asked for
+    (`FileEntry.data`): a check of one zone reads that zone, and what it includes, not
+    every file of the zones folder.
+    """
     if rev is None:
         return _worktree_snapshot(Path(repo.working_dir), folders, extra, max_bytes)
     commit = resolve(repo, rev)
@@ -87,22 +95,52 @@ def read_snapshot(
         if data is not None:
             files[path] = FileEntry(path, len(data), data)
     for folder in folders:
-        try:
-            tree = commit.tree / folder
-        except KeyError:
-            continue
-        if tree.type != "tree":
-            files[folder] = FileEntry(folder, tree.size, None, tree.mode == SYMLINK_MODE)
-            continue
-        for item in tree.traverse():
-            if not isinstance(item, git.Blob):
+        for mode, kind, sha, size, path in _listing(repo, commit.hexsha, folder):
+            if path == folder:  # the folder itself is a file or a symlink
+                files[folder] = FileEntry(folder, size, None, mode == SYMLINK_MODE)
                 continue
-            link = item.mode == SYMLINK_MODE
-            big = item.size > max_bytes
-            data = None if link or big else item.data_stream.read()
-            files[str(item.path)] = FileEntry(str(item.path), item.size, data, link)
+            if kind != "blob":
+                continue  # a submodule
+            link = mode == SYMLINK_MODE
+            reader = None if link or size > max_bytes else _blob_reader(repo, sha)
+            files[path] = FileEntry(path, size, None, link, reader)
     message = str(commit.message)
     return Snapshot(commit.hexsha[:12], commit.hexsha, message, files, trailers(message))
+
+
+_READING = threading.Lock()  # GitPython's one `git cat-file --batch` per repo is not shared
+
+
+def _blob_reader(repo: git.Repo, sha: str) -> Callable[[], bytes]:
+    """Reads blob `sha` when called (through the repo's persistent `git cat-file`)."""
+    binsha = bytes.fromhex(sha)
+
+    def read() -> bytes:
+        with _READING:
+            return bytes(repo.odb.stream(binsha).read())
+
+    return read
+
+
+def _listing(repo: git.Repo, commit: str, folder: str) -> Iterator[tuple[int, str, str, int, str]]:
+    """(mode, type, sha, size, path) of `folder` and everything under it at `commit`."""
+    try:
+        out = repo.git.execute(
+            ["git", "ls-tree", "-r", "-l", "-z", "--full-tree", commit, "--", folder],
+            stdout_as_string=False,
+        )
+    except git.GitCommandError as exc:
+        raise SourceError(f"cannot list {folder} at {commit[:12]}: {exc.stderr.strip()}") from None
+    assert isinstance(out, bytes)
+    for record in out.split(b"\0"):
+        if not record:
+            continue
+        meta, _, raw = record.partition(b"\t")
+        mode, kind, sha, size = meta.decode("ascii").split()
+        path = raw.decode("utf-8", "surrogateescape")
+        if path != folder and not path.startswith(folder + "/"):
+            continue
+        yield int(mode, 8), kind, sha, int(size) if size.isdigit() else 0, path
 
 
 def _worktree_snapshot(root: Path, folders: list[str], extra: list[str], limit: int) -> Snapshot:
