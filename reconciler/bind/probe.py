@@ -119,40 +119,21 @@ def wait_for_serial(
     zone: str,
     serial: int,
     deadline: float,
-    poll: float = 0.1,
     halfway: Callable[[], None] | None = None,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
 ) -> int | None:
-    """Poll until the server serves `serial` or a newer one (RFC 1982), or `deadline` passes.
+    """Poll until the server serves `serial` or a newer one (RFC 1982), or `deadline` passes:
+    `wait_for_serials` for one question.
 
     `deadline` is a duration in seconds from the call. `halfway()` is called once, when half
     of it has passed without success (to send NOTIFY again, say). Returns the last serial
     seen (the wanted one or newer on success; an older one, or None when the server never
     answered, on timeout): the caller decides what that means.
     """
-    start = clock()
-    end = start + max(deadline, 0.0)
-    middle = start + max(deadline, 0.0) / 2
-    nudged = halfway is None
-    last: int | None = None
-    while True:
-        remaining = end - clock()
-        timeout = min(_MAX_QUERY_TIMEOUT, max(remaining, 0.05))
-        seen = soa_serial(address, port, zone, timeout=timeout)
-        if seen is not None:
-            last = seen
-            if seen == serial or is_newer(seen, serial):
-                return seen
-        now = clock()
-        if now >= end:
-            return last
-        if not nudged and now >= middle:
-            nudged = True
-            assert halfway is not None
-            halfway()
-            now = clock()
-        sleep(max(min(poll, end - now), 0.0))
+    nudge = (lambda _: halfway()) if halfway is not None else None
+    wanted = {zone: (Ask(address, port, zone), serial)}
+    return wait_for_serials(wanted, deadline, nudge, clock=clock, sleep=sleep)[zone]
 
 
 # --- many SOA questions at once ---------------------------------------------------------------
