@@ -11,6 +11,7 @@ survive (kill -9 at each step, a full zone folder, named down) are in test_fault
 from __future__ import annotations
 
 import json
+import os
 import signal
 import socket
 import subprocess
@@ -25,6 +26,7 @@ import git
 import pytest
 
 from reconciler.bind import probe
+from reconciler.bind.tools import tool
 from reconciler.devtools.init import commit_all
 from reconciler.model.serial import is_newer
 from tests.daemonsite import WAIT, WWW, ZONE, Site, a_records, metrics_of, wait_until
@@ -464,3 +466,30 @@ def test_the_daemon_falls_back_to_its_idle_size_after_a_large_zone(site: Site) -
     print(f"daemon RSS: idle {idle:.0f} MB, peak {peak:.0f} MB")
     assert peak > idle + 100  # the zone was large enough to matter
     wait_until(lambda: _rss_mb(daemon.process.pid) < idle + 50, "the daemon back near idle")
+
+
+def test_the_daemon_takes_what_the_hook_proved_from_the_cache(site: Site, tmp_path: Path) -> None:
+    # Issue 13: pre-receive checked the pushed commit with BIND; the daemon (the same user,
+    # one cache, as in the demo) serves it without checking it again. Its BIND tools run
+    # through wrappers on its PATH that write down each call.
+    calls = tmp_path / "calls"
+    calls.touch()
+    folder = tmp_path / "bin"
+    folder.mkdir()
+    for name in ("named-checkzone", "named-checkconf"):
+        wrapper = folder / name
+        wrapper.write_text(f'#!/bin/sh\necho "{name} $*" >> {calls}\nexec {tool(name)} "$@"\n')
+        wrapper.chmod(0o755)
+    daemon = site.start(env={"PATH": f"{folder}{os.pathsep}{os.environ['PATH']}"})
+    daemon.wait_event(lambda e: e.get("event") == "no drift", "the drift check at start")
+    calls.write_text("")  # the check at start transfers every zone: only the push counts
+    sha = site.push(lambda t: t.replace(WWW, "www     IN A    192.0.2.85"), "Move www")
+    event = daemon.wait_event(
+        lambda e: e.get("event") == "reconciled" and e.get("commit") == sha[:12], "the push"
+    )
+    assert event["status"] == "confirmed"
+    assert a_records(site, "www.example.com") == ["192.0.2.85"]
+    lines = calls.read_text().splitlines()
+    checks = [c for c in lines if c.startswith("named-checkzone -") and c != "named-checkzone -v"]
+    checks += [c for c in lines if c.startswith("named-checkconf") and " -z" in c]
+    assert checks == [], lines  # no zone checked again: its canonical form from the cache
