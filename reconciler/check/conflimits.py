@@ -58,8 +58,8 @@ def kept_json(key: str) -> object:
     if where is None:
         return None
     try:
-        return json.loads((where / FOLDER / f"{key}.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        return json.loads(cache.read_trusted(where / FOLDER / f"{key}.json"))
+    except (OSError, ValueError, LookupError):  # missing, damaged, or not trusted
         return None
 
 

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 
 import click
 
@@ -29,7 +29,7 @@ from reconciler.cli.options import (
     EXIT_OK,
     FORMAT,
 )
-from reconciler.config.host import load_host_config
+from reconciler.config.host import HostConfig, load_host_config
 from reconciler.errors import ReconcilerError, ValidationError
 from reconciler.model.names import DEFAULT_BRANCH
 from reconciler.source.repo import changed_paths, open_repo, parent_of
@@ -173,7 +173,7 @@ def check_command(
     if base is not None:
         zones_dir = read_config(repo, rev)[0].zones_dir
         only = zones_touched(changed_paths(repo, base, rev), zones_dir)
-    host = load_host_config(config_path) if config_path else None
+    host = _host_config(config_path)
     named_conf = host.named_conf if host else None
     ceiling = host.max_records if host else None  # the host's, on the primary (the hook)
     with progress.Bar("checking", progress.wanted(fmt), progress.MANY) as bar:
@@ -218,11 +218,25 @@ def apply_command(
     """Reconcile to REV (default: the branch head): serve, confirm, or roll back."""
     from reconciler.apply import reconcile
 
-    host = load_host_config(config_path)
+    host = _host_config(config_path)
     outcome = reconcile.apply(
         host, rev, allow_unsafe=allow_unsafe, allow_non_descendant=allow_non_descendant
     )
     return _print_outcome(outcome, fmt)
+
+
+@overload
+def _host_config(config_path: str) -> HostConfig: ...
+@overload
+def _host_config(config_path: str | None) -> HostConfig | None: ...
+def _host_config(config_path: str | None) -> HostConfig | None:
+    """daemon.toml (None without one), and the check cache it names and shares
+    (check/cache.py); without one, the reader's own cache."""
+    from reconciler.check import cache
+
+    host = load_host_config(config_path) if config_path else None
+    cache.configure(host.cache_dir if host else None, host.cache_writers if host else ())
+    return host
 
 
 @main.command("run")
@@ -253,7 +267,7 @@ def rollback_command(rev: str | None, config_path: str, allow_unsafe: bool, fmt:
     from reconciler.apply import reconcile
     from reconciler.apply.state import load_state
 
-    host = load_host_config(config_path)
+    host = _host_config(config_path)
     if rev is None:
         last = load_state(host.state_dir).last_applied
         if last is None:

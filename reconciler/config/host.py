@@ -77,6 +77,10 @@ class HostConfig:
     host: HostSettings = field(default_factory=HostSettings)
     # The most records a zone may have on this host; reconciler.toml can lower it, not raise it.
     max_records: int = Safety.max_records
+    # The check cache shared by the hook's account and the daemon's (None: the default), and
+    # the accounts (names or uids) whose entries are trusted besides the reader's own and root
+    cache_dir: Path | None = None
+    cache_writers: tuple[str | int, ...] = ()
     # Where named keeps the DNSSEC keys of the zones it signs (never in git); None: zone_dir/keys
     key_directory: Path | None = None
     # Servers of the parent zones, asked whether they hold a zone's DS before a change that
@@ -118,7 +122,7 @@ _SCHEMA: dict[str, dict[str, Any]] = {
         "allowed_signers": str,
         "allow_non_descendant": bool,
     },
-    "check": {"max_records": int},
+    "check": {"max_records": int, "cache_dir": str, "trust_cache_of": list},
     "dnssec": {"key_directory": str, "parents": list},
     "dynamic": {"key_file": str},
     "drift": {"interval": (int, float), "action": str},
@@ -183,6 +187,17 @@ def parse_host_config(text: str, file: str, base: Path) -> HostConfig:
     if isinstance(ceiling, int) and ceiling < 1:
         where = key_line(text, "check", "max_records")
         problems.append(Problem(file, "[check] max_records must be positive", where))
+    writers = (
+        data.get("check", {}).get("trust_cache_of", [])
+        if isinstance(data.get("check"), dict)
+        else []
+    )
+    if isinstance(writers, list) and not all(
+        (isinstance(w, str) and w) or (type(w) is int and w >= 0) for w in writers
+    ):
+        where = key_line(text, "check", "trust_cache_of")
+        message = "[check] trust_cache_of must list account names or uids"
+        problems.append(Problem(file, message, where))
     for table, key in _REQUIRED:
         if isinstance(data.get(table, {}), dict) and key not in data.get(table, {}):
             problems.append(Problem(file, f"[{table}] needs '{key}'"))
@@ -238,6 +253,8 @@ def parse_host_config(text: str, file: str, base: Path) -> HostConfig:
         backoff_max=float(daemon.get("backoff_max", HostConfig.backoff_max)),
         host=_host_settings(data.get("host", {}), base),
         max_records=data.get("check", {}).get("max_records", HostConfig.max_records),
+        cache_dir=optional("check", "cache_dir"),
+        cache_writers=tuple(data.get("check", {}).get("trust_cache_of", ())),
         key_directory=optional("dnssec", "key_directory"),
         ds_parents=parents,
         update_key_file=optional("dynamic", "key_file"),

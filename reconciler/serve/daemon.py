@@ -42,6 +42,7 @@ from reconciler.apply.state import State, StateError, load_state, locked
 from reconciler.apply.status import gather
 from reconciler.bind import probe
 from reconciler.bind.catalog import CATALOG
+from reconciler.check import cache
 from reconciler.config.host import HostConfig, load_host_config
 from reconciler.errors import ReconcilerError
 from reconciler.serve import chain, decide, driftcheck
@@ -96,6 +97,7 @@ class Daemon:
     def __init__(self, config_path: Path) -> None:
         self.config_path = config_path
         self.host: HostConfig = load_host_config(config_path)
+        cache.configure(self.host.cache_dir, self.host.cache_writers)
         self.log = structlog.get_logger().bind(component="daemon")
         self.metrics = Metrics()
         self.hostwatch = HostWatch(self.host, self.metrics)
@@ -433,6 +435,7 @@ class Daemon:
         except ReconcilerError as exc:
             self.log.error("daemon.toml not reloaded; keeping the old one", error=str(exc))
             return
+        cache.configure(self.host.cache_dir, self.host.cache_writers)
         self.hostwatch.host = self.host
         self.memory = decide.reloaded(self.memory, self._backoff())
         self.log.info("daemon.toml reloaded")
