@@ -10,6 +10,7 @@ Called by `plan` (cli) and by the reconcile step (apply/reconcile.py).
 from __future__ import annotations
 
 import re
+import sys
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
@@ -330,7 +331,7 @@ def whole_zone(zone: CanonicalZone | None, added: bool) -> list[Change] | None:
 
     for line in zone.lines():
         parts = line.split(None, 4)
-        owner, rtype = parts[0].lower(), parts[3]
+        owner, rtype = parts[0].lower(), sys.intern(parts[3])  # one "AAAA" for all
         if rtype == "SOA":
             parts = soa_with_serial(line, SERIAL_LEFT_OUT).split(None, 4)
         if (owner, rtype) != key:
