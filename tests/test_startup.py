@@ -24,6 +24,7 @@ HEAVY = [
     "reconciler.devtools.demo",
     "watchdog.observers",
     "prometheus_client",
+    "structlog",  # nothing they run logs; with it come rich and asyncio
 ]
 
 RUN = """

@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any, overload
 
 import click
 
-from reconciler import log
 from reconciler.apply.state import StateLocked
 from reconciler.cli import completion, progress, report
 from reconciler.cli.options import (
@@ -41,6 +40,9 @@ if TYPE_CHECKING:
 # Each command imports what only it needs when it runs: `check` in the pre-receive hook and
 # `nudge` in post-receive start on every push, and must not pay for the daemon, the doctor
 # or the host half. The groups of other modules are loaded when named (_Commands).
+# Nothing on their path logs (tests/test_startup.py): without -v they do not even load
+# structlog (and with it rich and asyncio), which log.configure would.
+UNLOGGED = frozenset({"check", "nudge"})
 
 
 def _edge(func: Callable[..., int | None]) -> Callable[..., None]:
@@ -133,7 +135,10 @@ class _Commands(click.Group):
 @click.pass_context
 def main(ctx: click.Context, repo: str, verbose: bool, debug: bool) -> None:
     """GitOps for a BIND primary nameserver and the host it runs on."""
-    log.configure(json=False, verbose=verbose)
+    if verbose or ctx.invoked_subcommand not in UNLOGGED:
+        from reconciler import log
+
+        log.configure(json=False, verbose=verbose)
     ctx.obj = Path(repo)
 
 
@@ -245,6 +250,7 @@ def _host_config(config_path: str | None) -> HostConfig | None:
 @_edge
 def run_command(config_path: str, debug_log: bool) -> int:
     """The daemon: watch the repo and reconcile every new commit (JSON logs on stderr)."""
+    from reconciler import log
     from reconciler.serve import daemon
 
     log.configure(json=True, verbose=True, level="debug" if debug_log else "info")
