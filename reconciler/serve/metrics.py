@@ -133,6 +133,7 @@ class Metrics:
         )
         self.primary: tuple[str, int] | None = None
         self._lag_since: dict[tuple[str, str], float] = {}
+        self._shown: dict[int, set[tuple[str, ...]]] = {}  # per gauge: the series it shows
 
     def observe(self, status: Status, seconds: float, commit: str) -> None:
         self.duration.observe(seconds)
@@ -150,17 +151,17 @@ class Metrics:
         primary = next(s for s in status.servers if s.role == "primary")
         self.primary = (primary.address, primary.port)
         roles = {s.name: s.role for s in status.servers}
-        self.serial.clear()
-        self.expected.clear()
-        self.lagging.clear()
-        self.lag.clear()
+        serial: dict[tuple[str, ...], float] = {}
+        expected: dict[tuple[str, ...], float] = {}
+        lagging: dict[tuple[str, ...], float] = {}
+        lag: dict[tuple[str, ...], float] = {}
         now = time.time()
         up = False
         for zone in status.zones:
-            self.expected.labels(zone.zone).set(zone.recorded)
-            for server, serial in zone.serials.items():
-                if serial is not None:
-                    self.serial.labels(zone.zone, server, roles[server]).set(serial)
+            expected[(zone.zone,)] = zone.recorded
+            for server, answered in zone.serials.items():
+                if answered is not None:
+                    serial[(zone.zone, server, roles[server])] = answered
                     up = up or roles[server] == "primary"
                 if roles[server] != "secondary":
                     continue
@@ -169,14 +170,29 @@ class Metrics:
                 since = self._lag_since.setdefault(key, now) if behind else None
                 if not behind:
                     self._lag_since.pop(key, None)
-                self.lagging.labels(zone.zone, server).set(1 if behind else 0)
-                self.lag.labels(zone.zone, server).set(now - since if since else 0)
+                lagging[key] = 1 if behind else 0
+                lag[key] = now - since if since else 0
+        self._renew(self.serial, serial)
+        self._renew(self.expected, expected)
+        self._renew(self.lagging, lagging)
+        self._renew(self.lag, lag)
         self.named_up.set(1 if up or not status.zones else 0)
-        self.drift.clear()
+        drift: dict[tuple[str, ...], float] = {}
         if status.drift is not None:
             drifted = {z.zone for z in status.drift.drifted}
-            for name in status.drift.checked:
-                self.drift.labels(name).set(1 if name in drifted else 0)
+            drift = {(name,): 1 if name in drifted else 0 for name in status.drift.checked}
+        self._renew(self.drift, drift)
+
+    def _renew(self, gauge: Gauge, values: dict[tuple[str, ...], float]) -> None:
+        """Make `gauge`'s series exactly `values`: the ones there set in place, new ones
+        made, the others removed. Clearing and making them all again took about 0.3 s a
+        refresh with 1,000 zones and three servers (py-spy, issue 13)."""
+        shown = self._shown.setdefault(id(gauge), set())
+        for labels, value in values.items():
+            gauge.labels(*labels).set(value)
+        for labels in shown - values.keys():
+            gauge.remove(*labels)
+        self._shown[id(gauge)] = set(values)
 
     def update_dnssec(self, chains: tuple[ZoneChain, ...], servers: tuple[str, ...]) -> None:
         for gauge in (self.expiry, self.signatures_valid, self.keys, self.ds_mismatch):
