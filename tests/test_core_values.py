@@ -5,6 +5,7 @@ tests/conftest.py refuses a program or a socket here)."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -104,6 +105,24 @@ def test_a_new_zone_starts_from_its_files_serial() -> None:
     result = plan({}, {"example.com": canonical(2026120100, WWW)})
     assert result.zones[0].action == "add"
     assert result.zones[0].serial_after == 2026120100
+
+
+def test_the_daemon_plans_a_zone_added_or_removed_whole_by_its_counts() -> None:
+    """itemise=False (the daemon prints no plan): the same zones, actions, serials, counts and
+    verdict, without a Change per RRset of a zone added or deleted whole."""
+    records = [f"h{i}.example.com. 3600 IN A 192.0.2.{i}" for i in range(20)]
+    base = {
+        "example.net": canonical(1, name="example.net"),
+        "example.org": canonical(1, WWW, name="example.org"),
+    }
+    head = {"example.com": canonical(7, *records), "example.org": canonical(1, name="example.org")}
+    full, counted = plan(base, head), plan(base, head, itemise=False)
+    assert [z.zone for z in counted.zones] == ["example.com", "example.net", "example.org"]
+    for whole, short in zip(full.zones, counted.zones, strict=True):
+        assert replace(whole, changes=short.changes) == short
+        assert short.changes == whole.changes if short.zone == "example.org" else not short.changes
+    assert len(full.zones[0].changes) == 24 and full.zones[0].records_after == 25  # NS: one set
+    assert counted.unsafe_reasons == full.unsafe_reasons and counted.verdict == "unsafe"
 
 
 def test_deleting_a_zone_and_changing_the_apex_ns_are_unsafe() -> None:

@@ -31,7 +31,7 @@ import json, sys
 from reconciler.apply import reconcile
 from reconciler.config.host import load_host_config
 
-outcome = reconcile.apply(load_host_config(sys.argv[1]))
+outcome = reconcile.apply(load_host_config(sys.argv[1]), itemise=False)  # as the daemon
 plan = outcome.plan
 zones = [[z.zone, z.action, z.records_after] for z in plan.zones] if plan else []
 peak = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM:"))

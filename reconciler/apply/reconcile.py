@@ -79,6 +79,7 @@ class _Run:
     config: RepoConfig | None = None
     deployer: Deployer | None = None
     restore: frozenset[str] = frozenset()  # zones to write again whatever the primary says
+    itemise: bool = True  # a Change per RRset of a zone added or removed whole (make_plan)
 
     @property
     def deploy(self) -> Deployer:
@@ -113,6 +114,7 @@ def apply(
     now: datetime | None = None,
     lock: bool = True,
     restore: Collection[str] = (),
+    itemise: bool = True,
 ) -> Outcome:
     """Reconcile the primary and its secondaries to `rev` (default: the branch head).
 
@@ -120,6 +122,8 @@ def apply(
     `restore`: zones the primary serves otherwise than their last good state (drift,
     apply/drift.py): written again with a serial past the served one, as an attempt cut
     short would be, even when named's serial still matches the state's.
+    `itemise=False` (the daemon, which prints no plan): a zone added or removed whole is
+    planned by its counts, not a Change per RRset (a million of them for a large zone).
     """
     repo = open_repo(host.repo)
     target = resolve(repo, rev or host.branch).hexsha
@@ -127,6 +131,7 @@ def apply(
     with locked(host.state_dir) if lock else nullcontext():
         run = _Run(host, repo, target, load_state(host.state_dir), now or datetime.now(UTC), log)
         run.restore = frozenset(restore)
+        run.itemise = itemise
         outcome = _apply(run, allow_unsafe, allow_non_descendant or host.allow_non_descendant)
     log.info("reconcile finished", status=outcome.status.value, reason=outcome.reason)
     return outcome
@@ -405,6 +410,7 @@ def _plan(
         problems=head.problems,
         dnssec=dnssec,
         parent_ds=held,
+        itemise=run.itemise,
     )
 
 

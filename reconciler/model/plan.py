@@ -370,6 +370,7 @@ def make_plan(
     untouched: Collection[str] = (),
     dnssec: tuple[Dnssec, Dnssec] | None = None,
     parent_ds: Mapping[str, bool | None] | None = None,
+    itemise: bool = True,
 ) -> Plan:
     """Compare two revisions' zones.
 
@@ -380,7 +381,9 @@ def make_plan(
     of theirs changed (counted as unchanged). `dnssec`: the base's and the head's
     [dnssec]: a zone whose signing changes is a change even when its records are not;
     `parent_ds`: per zone whether its parent holds a DS (None: could not be checked),
-    for the changes that break a DS (signing off, an algorithm change).
+    for the changes that break a DS (signing off, an algorithm change). `itemise=False`: a
+    zone added or removed whole is planned by its counts alone, with no changes listed (for
+    a caller that shows no plan: the daemon need not hold a Change per RRset).
     """
     served = served or {}
     plans = []
@@ -390,7 +393,9 @@ def make_plan(
             continue
         before, after = base.get(name), head.get(name)
         signing = policy_change(*dnssec, name) if dnssec and before and after else None
-        found = None if before and after else whole_zone(before or after, before is None)
+        found: list[Change] | None = None
+        if before is None or after is None:  # the zone added or removed whole
+            found = whole_zone(before or after, before is None) if itemise else []
         if found is None:
             found = diff_lines(*differing(before or (), after or ()))
         if before and after and not found and signing is None:
@@ -399,6 +404,8 @@ def make_plan(
         changes = mark_mail(found, before, after)
         old_count = before.count if before else 0
         touched = sum(len(c.before.rdatas) for c in changes if c.before and c.rtype != "SOA")
+        if before is not None and after is None and not itemise:
+            touched = before.count - 1  # every record but the SOA, as its changes count them
         current = served.get(name, before.serial if before else None)
         serial = None
         if after is not None:

@@ -249,7 +249,7 @@ class Daemon:
         started = time.monotonic()
         self._busy = True
         try:
-            outcome = reconcile.apply(self.host, head, lock=False)
+            outcome = reconcile.apply(self.host, head, lock=False, itemise=False)
         except Exception as exc:  # decided by its type (decide.kind_of): the daemon lives on
             if not isinstance(exc, ReconcilerError):
                 log.exception("reconcile crashed")

@@ -35,7 +35,7 @@ def check(host: HostConfig, log: structlog.stdlib.BoundLogger) -> DriftReport | 
     state = load_state(host.state_dir)
     assert state.last_applied is not None  # _compare found it
     zones = sorted(z.zone for z in report.drifted)
-    outcome = reconcile.apply(host, state.last_applied, lock=False, restore=zones)
+    outcome = reconcile.apply(host, state.last_applied, lock=False, restore=zones, itemise=False)
     log.warning(
         "drift restored" if outcome.status.healthy else "drift not restored",
         zones=zones,
