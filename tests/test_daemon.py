@@ -451,7 +451,8 @@ def test_the_daemon_falls_back_to_its_idle_size_after_a_large_zone(site: Site) -
     idle = _rss_mb(daemon.process.pid)
     lines = ["$TTL 3600", "@ IN SOA ns1 hostmaster 1 1800 900 1209600 1800"]
     lines += ["@ IN NS ns1", "@ IN NS ns2", "ns1 IN A 192.0.2.1", "ns2 IN A 192.0.2.2"]
-    lines += [f"h{i} IN A 10.{i >> 16}.{(i >> 8) & 255}.{i & 255}" for i in range(200_000)]
+    # 500,000 records: since the zone is held once (issue 13), 200,000 peak only ~70 MB over idle
+    lines += [f"h{i} IN A 10.{i >> 16}.{(i >> 8) & 255}.{i & 255}" for i in range(500_000)]
     (site.root / "clone" / "zones" / "large.example.zone").write_text("\n".join(lines) + "\n")
     sha = commit_all(site.clone, "A large zone")
     site.clone.git.push("-q", "origin", "main")
