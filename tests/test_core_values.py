@@ -227,3 +227,26 @@ def test_every_problem_of_reconciler_toml_is_collected_with_its_line() -> None:
     assert any("max_change_percent must be a number" in p.message for p in problems)
     assert any("'weekly' is not one of" in p.message for p in problems)
     assert all(p.file == "reconciler.toml" for p in problems)
+
+
+def test_mail_problems_find_their_lines_in_one_scan_of_the_zone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each mail problem names its line; the zone's text is read once for all of them, not
+    once per problem (a large zone with many problems would be read again for each)."""
+    from reconciler.check import locate
+    from reconciler.check.mail.common import find_line
+    from reconciler.model.zone import parse_line
+
+    owners = [f"t{i}" for i in range(5)]
+    text = "$TTL 3600\n@ IN SOA ns1 h 1 1800 900 1209600 300\n" + "".join(
+        f'{o} IN TXT "v=spf1 -all"\n' for o in owners
+    )
+    records = [f't{i}.example.com. 3600 IN TXT "v=spf1 -all"' for i in range(5)]
+    checked = zone(text, *records)
+    scans = []
+    real = locate._logical_lines
+    monkeypatch.setattr(locate, "_logical_lines", lambda t: scans.append(t) or real(t))
+    found = [find_line(checked, parse_line(r)) for r in records]
+    assert found == [3, 4, 5, 6, 7]
+    assert len(scans) == 1

@@ -12,7 +12,6 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from reconciler.check.locate import locate_all
 from reconciler.check.rules import Zone
 from reconciler.errors import Problem, Severity
 from reconciler.model.mail import MTA_STS_HOST, labels, txt_text
@@ -93,7 +92,8 @@ def find_line(zone: Zone, record: Record) -> int | None:
     Of several lines with its owner and type, the one whose text holds the start of the
     record's data (quotes, spaces and parentheses left out, as strings may be split).
     """
-    lines = locate_all(zone.text.text, zone.origin, record.owner, record.rtype)
+    where = zone.locator  # the zone's own scan, made once: not the whole text again per call
+    lines = [e.line for e in where.entries(record.owner, record.rtype) if e.file == where.label]
     if len(lines) <= 1:
         return lines[0] if lines else None
     data = txt_text(record.rdata) if record.rtype == "TXT" else record.rdata
