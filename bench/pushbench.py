@@ -6,7 +6,8 @@ added to the clone. Every zone carries one probe record, `bench-probe TXT "..."`
 changes it to a new value and the clock stops when every server answers that value:
 
 - daemon path: edit the clone's zone file, `git commit`, `git push` (pre-receive checks
-  it, post-receive nudges the daemon), poll every server;
+  it; the daemon sees the branch move, post-receive does not nudge a daemon that watches
+  the pushed repo), poll every server;
 - bare path (what an operator runs by hand on the same servers): edit the primary's
   served file with serial + 1, `named-checkzone`, `rndc reload ZONE`, poll every server.
 
