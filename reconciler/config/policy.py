@@ -269,9 +269,9 @@ def read_policy(text: str, file: str = DEFAULT_FILE) -> tuple[Policy, tuple[Prob
             sections[table] = cls()
             continue
         values: dict[str, object] = {}
-        for key, value in raw.items():
-            line = key_line(text, table, key)
+        for key, value in raw.items():  # a key's line is looked for only for its problems
             if key not in spec:
+                line = key_line(text, table, key)
                 problems.append(
                     Problem(file=file, line=line, message=f"unknown key '{key}' in [{table}]")
                 )
@@ -279,6 +279,7 @@ def read_policy(text: str, file: str = DEFAULT_FILE) -> tuple[Policy, tuple[Prob
             checked, messages = check_value(value, spec[key], f"[{table}] {key}")
             if messages:
                 invalid.add((table, key))
+                line = key_line(text, table, key)
                 problems.extend(Problem(file=file, line=line, message=m) for m in messages)
             else:
                 values[key] = checked
