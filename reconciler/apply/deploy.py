@@ -284,20 +284,22 @@ class Deployer:
 
         All zones are asked together (one batch of SOA queries a round), polled often at
         first and less as the wait goes on. Gives up on a zone at once when named's log
-        (after byte `offset`) says it refused it; the log is read again only when it grew.
+        (after byte `offset`) says it refused it; the log is read again only when it grew,
+        and a zone's failure looked for only when the log says some zone was not loaded.
         """
         primary = self.config.primary
         failed = []
         end = time.monotonic() + self.host.primary_deadline
         pending = dict(sorted(serials.items()))
-        pause, logged = probe.FIRST_POLL, -1
+        pause, logged, failures = probe.FIRST_POLL, -1, ""
         while pending:
             began = time.monotonic()
             asks = [probe.Ask(primary.address, primary.port, name) for name in pending]
             answers = probe.soa_many(asks, timeout=self.host.query_timeout)
             over = time.monotonic() >= end
             size = self.log_offset()
-            grown, logged = size != logged, size
+            if size != logged:  # read once a round, and only when named logged more
+                failures, logged = self._failures_since(offset), size
             for (name, serial), answer in zip(list(pending.items()), answers, strict=True):
                 seen = answer.served if answer is not None else None
                 if self.signs(name) and self._signed_loaded(name, serial, seen):
@@ -307,7 +309,7 @@ class Deployer:
                     del pending[name]
                     continue
                 refused = (
-                    grown
+                    f"zone {name.lower()}" in failures
                     and self.host.log_file is not None
                     and load_failure_reason(self.host.log_file, name, offset) is not None
                 )
@@ -325,6 +327,22 @@ class Deployer:
                 time.sleep(max(min(pause, end - time.monotonic()), 0.0))
                 pause = probe.next_pause(pause, time.monotonic() - began)
         return sorted(failed)
+
+    def _failures_since(self, offset: int) -> str:
+        """named's log after byte `offset`, in lower case, when it says a zone was not
+        loaded; else "" (then no zone's failure is looked for: `load_failure_reason` reads
+        the log once for each zone it is asked about)."""
+        if self.host.log_file is None:
+            return ""
+        try:
+            with open(self.host.log_file, "rb") as handle:
+                size = os.fstat(handle.fileno()).st_size
+                start = offset if 0 <= offset <= size else 0  # shorter: rotated
+                handle.seek(max(start, size - (16 << 20)))  # as namedlog reads it
+                text = handle.read().decode("utf-8", errors="replace").lower()
+        except OSError:
+            return ""
+        return text if "not loaded due to errors" in text else ""
 
     def _signed_loaded(self, zone: str, serial: int, seen: int | None) -> bool:
         """named loaded the unsigned `serial` (rndc zonestatus) and answers from a signed
