@@ -126,7 +126,8 @@ def _listing(repo: git.Repo, commit: str, folder: str) -> Iterator[tuple[int, st
     """(mode, type, sha, size, path) of `folder` and everything under it at `commit`."""
     try:
         out = repo.git.execute(
-            ["git", "ls-tree", "-r", "-l", "-z", "--full-tree", commit, "--", folder],
+            ["git", "--literal-pathspecs", "ls-tree", "-r", "-l", "-z", "--full-tree"]
+            + [commit, "--", folder],
             stdout_as_string=False,
         )
     except git.GitCommandError as exc:
