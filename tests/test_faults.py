@@ -328,6 +328,16 @@ def test_named_down_during_a_push_and_started_again_serves_the_push(site: Site, 
                 wait_until(connected.is_set, "rndc to wait on the silent control channel")
                 primary.stop()  # the new file written, not loaded; the journal older
                 assert "192.0.2.79" in (site.zone_dir / "example.com.zone").read_text()
+            # rndc sees the stream end: the daemon sets the journal aside and backs off.
+            # named starts after that (under load it could win the race and find the
+            # journal before the daemon heard of the failure).
+            daemon.wait_event(
+                lambda e: (
+                    e.get("event") == "reconcile failed; backing off"
+                    and e.get("commit") == sha[:12]
+                ),
+                "the failure of rndc",
+            )
             site.configure(port=real_port)
             daemon.process.send_signal(signal.SIGHUP)
         primary.start()
