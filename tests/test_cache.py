@@ -72,6 +72,26 @@ def test_a_changed_zone_or_include_is_checked_again(
     assert result.code == 1 and "named-checkzone was run" in result.err
 
 
+def test_a_change_two_includes_deep_is_checked_again_and_an_unreached_file_is_not_read(
+    zone_repo: ZoneRepo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    zone_repo.write("zones/common/hosts.inc", "$INCLUDE common/deeper.inc\n")
+    zone_repo.write("zones/common/deeper.inc", "deep IN A 192.0.2.98\n")
+    zone_repo.write("zones/common/unused.inc", "not read by anything\n")
+    zone_repo.write(ZONE, GOOD_ZONE + "$INCLUDE common/hosts.inc\n")
+    assert zone_repo.run("check").code == 0
+    zone_repo.write("zones/common/deeper.inc", "deep IN CNAME www\ndeep IN A 192.0.2.9\n")
+    result = zone_repo.run("check")
+    assert result.code == 1
+    assert "zones/common/deeper.inc:2: example.org: deep.example.org.: CNAME and other" in (
+        result.out
+    )
+    zone_repo.write("zones/common/deeper.inc", "deep IN A 192.0.2.98\n")
+    _no_bind(monkeypatch)
+    zone_repo.write("zones/common/unused.inc", "changed, and still reached by no $INCLUDE\n")
+    assert zone_repo.run("check").code == 0  # the first state again: from the cache
+
+
 def test_a_damaged_entry_is_ignored(zone_repo: ZoneRepo, own_cache: Path) -> None:
     zone_repo.write(ZONE, GOOD_ZONE)
     assert zone_repo.run("check").code == 0

@@ -108,13 +108,15 @@ def test_only_changed_zones_are_checked_after_the_first_push(server: Server) -> 
     assert server.head() != base
 
 
-def test_the_hook_reads_the_blobs_of_the_zones_it_checks_and_no_others(
+def test_the_hook_reads_the_zones_it_checks_and_what_they_include_and_no_other_file(
     server: Server, tmp_path: Path
 ) -> None:
     others = [f"zones/other{i}.example.zone" for i in range(4)]
     for path in others:
         server.clone.write(path, GOOD_ZONE)
-    server.clone.commit("Four more zones")
+    server.clone.write("zones/common/extra.inc", "extra IN A 192.0.2.77\n")
+    server.clone.write("zones/common/unused.inc", "unused IN A 192.0.2.78\n")
+    server.clone.commit("Four more zones, two include files")
     assert server.push().returncode == 0
     # The git the hook's GitPython runs: what each `git cat-file --batch` is asked is logged.
     real, log, tools = shutil.which("git"), tmp_path / "objects.log", tmp_path / "bin"
@@ -125,7 +127,7 @@ def test_the_hook_reads_the_blobs_of_the_zones_it_checks_and_no_others(
         f'exec "{real}" "$@"\n'
     )
     (tools / "git").chmod(0o755)
-    sha = server.edit("www     IN A    192.0.2.16", "Move www")
+    sha = server.edit("www     IN A    192.0.2.16\n$INCLUDE common/extra.inc", "Move www")
     pushed = subprocess.run(
         ["git", "push", "origin", "main"],
         cwd=server.clone.path,
@@ -137,9 +139,10 @@ def test_the_hook_reads_the_blobs_of_the_zones_it_checks_and_no_others(
     assert pushed.returncode == 0, pushed.stderr
     assert f"remote: ok: {sha[:12]}: 1 zone(s) valid" in pushed.stderr
     asked = set(log.read_text().split())
-    blob = _git(server.bare, "rev-parse", f"{sha}:{ZONE}").stdout.strip()
-    assert blob in asked  # the zone checked was read through the logging git
-    for path in [*others, "zones/example.net.zone.j2"]:
+    for path in [ZONE, "zones/common/extra.inc"]:  # the zone checked and what it includes
+        assert _git(server.bare, "rev-parse", f"{sha}:{path}").stdout.strip() in asked, path
+    unreached = ["zones/common/unused.inc", "zones/common/shared.j2"]
+    for path in [*others, "zones/example.net.zone.j2", *unreached]:
         other = _git(server.bare, "rev-parse", f"{sha}:{path}").stdout.strip()
         assert other and other not in asked, path
 

@@ -34,6 +34,7 @@ from reconciler.bind.tools import LIMITS, run_tool, tool
 from reconciler.check import cache, expansion, locate, messages, zoneread
 from reconciler.check.locate import Locator, zone_folder
 from reconciler.check.messages import parse_messages
+from reconciler.check.zonefiles import included_files
 from reconciler.errors import Problem
 from reconciler.model.plan import Safety
 from reconciler.model.snapshot import Snapshot
@@ -200,16 +201,11 @@ def _cache_keys(
 ) -> dict[str, str]:
     """Everything that decides a zone's result, hashed: text, includes, options, BIND.
 
-    A zone with an $INCLUDE depends on every file in the zones folder.
+    A zone with an $INCLUDE depends on the files its includes reach (zonefiles.py
+    `included_files`: all BIND can read for it), each by its path and content; no other
+    file of the zones folder is read for the key.
     """
-    shared = ""
-    if any("$include" in z.text.lower() for z in zones):
-        shared = cache.key(
-            *(
-                f"{path}:{hashlib.sha256(data).hexdigest()}"
-                for path, data in sorted(snapshot.folder(zones_dir).items())
-            )
-        )
+    files = snapshot.folder(zones_dir)
     version = cache.bind_version(checkzone)
     options = " ".join([*STRICT, _reader_version()])
     return {
@@ -220,10 +216,20 @@ def _cache_keys(
             z.path,
             str(z.rendered),
             z.text,
-            shared if "$include" in z.text.lower() else "",
+            _includes_key(files, zones_dir, z),
         )
         for z in zones
     }
+
+
+def _includes_key(files: Mapping[str, bytes], zones_dir: str, zone: ZoneText) -> str:
+    if "$include" not in zone.text.lower():
+        return ""
+    parts = []
+    for path in included_files(files, zones_dir, zone.text):
+        data = files.get(path)
+        parts.append(f"{path}:{'absent' if data is None else hashlib.sha256(data).hexdigest()}")
+    return cache.key("includes", *parts)
 
 
 @functools.cache
@@ -242,14 +248,21 @@ def _materialize(snapshot: Snapshot, zones_dir: str, zones: list[ZoneText], root
     """The zones folder in a temp dir: include files as they are, zones as rendered.
 
     A file no file system can name (a part over 255 bytes, possible in a commit) is left
-    out: its own zone is refused by its name, an $INCLUDE of it finds no file. When no zone
-    has an `$INCLUDE` (the key _cache_keys uses too), BIND reads no other file: none is
-    read from the repo or written.
+    out: its own zone is refused by its name, an $INCLUDE of it finds no file. Only the files
+    the zones' `$INCLUDE`s reach are read from the repo and written (none when no zone has
+    one): BIND reads no other.
     """
     root.mkdir(parents=True)
-    includes = any("$include" in z.text.lower() for z in zones)
-    for path, data in snapshot.folder(zones_dir).items() if includes else ():
-        if any(len(encode(part)) > 255 for part in path.split("/")):
+    files = snapshot.folder(zones_dir)
+    needed = {
+        path
+        for zone in zones
+        if "$include" in zone.text.lower()
+        for path in included_files(files, zones_dir, zone.text)
+    }
+    for path in sorted(needed):
+        data = files.get(path)
+        if data is None or any(len(encode(part)) > 255 for part in path.split("/")):
             continue
         target = root / path[len(zones_dir) + 1 :]
         target.parent.mkdir(parents=True, exist_ok=True)

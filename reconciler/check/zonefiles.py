@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import posixpath
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from reconciler.check.render import render
@@ -143,6 +143,29 @@ def directive_problems(
                 reading.add(target)
             problems += [Problem(p.file, p.message, p.line, name, here) for p in found]
     return problems
+
+
+def included_files(files: Mapping[str, bytes], zones_dir: str, text: str) -> list[str]:
+    """Every file `text`'s `$INCLUDE`s reach, through the included files' own, found as
+    `directive_problems` finds them (any line that starts with `$INCLUDE`), sorted.
+
+    For a zone that passed `directive_problems` this holds every file BIND reads for it
+    (and perhaps more): what decides its result besides its own text (checkzone.py's cache
+    key) and what BIND's temporary folder needs. `files`: the zones folder (Snapshot.folder);
+    only the files reached are read. A path named but not there is listed too.
+    """
+    found: set[str] = set()
+    texts = [text]
+    while texts:
+        for _number, argument in _directives(texts.pop()):
+            target = _include_target(zones_dir, argument)
+            if target is None or target in found:
+                continue
+            found.add(target)
+            data = files.get(target)
+            if data is not None:
+                texts.append(decode(data))
+    return sorted(found)
 
 
 def _directives(text: str) -> Iterator[tuple[int, str]]:
