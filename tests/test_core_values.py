@@ -250,3 +250,19 @@ def test_mail_problems_find_their_lines_in_one_scan_of_the_zone(
     found = [find_line(checked, parse_line(r)) for r in records]
     assert found == [3, 4, 5, 6, 7]
     assert len(scans) == 1
+
+
+def test_the_rules_hold_a_record_only_where_a_rule_reads_it() -> None:
+    """A large zone's A, AAAA and CNAME records are read, not held one object each; a CNAME
+    whose target lacks its final dot is held, and warned about."""
+    plain = [f"h{i}.example.com. 3600 IN A 192.0.2.{i % 250}" for i in range(300)]
+    plain += [f"c{i}.example.com. 3600 IN CNAME h{i}.example.com." for i in range(300)]
+    odd = "w.example.com. 3600 IN CNAME h1.example.com.example.com."
+    text = "$TTL 3600\n@ IN SOA ns1 h 1 1800 900 1209600 300\nw IN CNAME h1.example.com\n"
+    checked = zone(text, *plain, odd)
+    held = {(r.owner, r.rtype) for r in checked.records}
+    assert ("w.example.com.", "CNAME") in held
+    assert not any(rtype in ("A", "CNAME") and owner != "w.example.com." for owner, rtype in held)
+    assert len(checked.records) == 4  # the SOA, the apex NS set (2) and the odd CNAME
+    [warning] = [p for p in run_all([checked]) if "trailing dot" in p.message]
+    assert warning.record == "w.example.com. CNAME" and warning.line == 3

@@ -26,8 +26,10 @@ from reconciler.model.zone import CanonicalZone, Record, ZoneText, parse_line
 
 ADDRESS = ("A", "AAAA")
 # The types whose records the rules read (check/mail/ among them); see `Zone.records`.
-_READ = frozenset({"NS", "CNAME", "PTR", "DNAME", "MX", "SRV", "SOA", "TXT", "SPF", "CAA", "TLSA"})
+_READ = frozenset({"NS", "MX", "SRV", "SOA", "TXT", "SPF", "CAA", "TLSA"})
+_ONLY_ODD = frozenset({"CNAME", "PTR", "DNAME"})  # read only where `trailing_dot` warns
 _MTA_STS = MTA_STS_HOST + "."
+MTA_STS_TYPES = frozenset({*ADDRESS, "CNAME"})  # read at MTA-STS hosts (check/mail/)
 _TARGET_FIELD = {"NS": 0, "CNAME": 0, "PTR": 0, "DNAME": 0, "MX": 1, "SRV": 3}
 _COMMON_TLDS = {"com", "net", "org", "edu", "gov", "io", "de", "uk", "fr", "nl", "info", "arpa"}
 
@@ -50,19 +52,26 @@ class Zone:
     def records(self) -> tuple[Record, ...]:
         """The records a rule reads, parsed once in one pass and shared by every check: those
         of the types the rules read (targets, SOA, TXT, MX, CAA, TLSA), the addresses of
-        MTA-STS hosts and any record whose owner repeats the zone's name (`trailing_dot`).
-        Not a `Record` per line: the A and AAAA records of a large zone are only read."""
+        MTA-STS hosts, and any record whose owner or target looks like a missing trailing dot
+        (`trailing_dot`). Not a `Record` per line: the A, AAAA and CNAME records of a large
+        zone are only read."""
         doubled = self.text.name + "." + self.origin
         repeats = "." + doubled
         kept = []
+        origin = self.origin
         for line in self.canonical.lines():
             owner, ttl, _klass, rtype, *rest = line.split(None, 4)
             owner = owner.lower()
             if (
                 rtype in _READ
-                or (rtype in ADDRESS and owner.startswith(_MTA_STS))
+                or (rtype in MTA_STS_TYPES and owner.startswith(_MTA_STS))
                 or owner == doubled
                 or owner.endswith(repeats)
+                or (
+                    rtype in _ONLY_ODD
+                    and rest
+                    and _missing_dot(rest[0].split()[0].lower(), origin, True) is not None
+                )
             ):
                 kept.append(
                     Record(owner, int(ttl), rtype, " ".join(rest[0].split()) if rest else "")
@@ -100,15 +109,14 @@ def trailing_dot(zone: Zone) -> list[Problem]:
     Warnings only: `www.example.com.example.com.` is a legal name BIND serves.
     """
     origin = zone.origin
-    bare = origin.rstrip(".")
     problems = []
     for record in zone.records:
         for name, is_target in ((record.owner, False), (target_of(record), True)):
-            if not name or not name.endswith("." + origin):
+            odd = _missing_dot(name, origin, is_target)
+            if name is None or odd is None:
                 continue
-            inside = name[: -len(origin) - 1]
-            meant = inside + "."
-            if inside == bare or inside.endswith("." + bare):
+            meant = name[: -len(origin) - 1] + "."
+            if odd == "repeats":
                 problems.append(
                     _problem(
                         zone,
@@ -118,7 +126,7 @@ def trailing_dot(zone: Zone) -> list[Problem]:
                         severity="warning",
                     )
                 )
-            elif is_target and inside.rsplit(".", 1)[-1] in _COMMON_TLDS and "." in inside:
+            else:
                 problems.append(
                     _problem(
                         zone,
@@ -129,6 +137,19 @@ def trailing_dot(zone: Zone) -> list[Problem]:
                     )
                 )
     return problems
+
+
+def _missing_dot(name: str | None, origin: str, is_target: bool) -> str | None:
+    """Why `name` looks like a forgotten final dot: "repeats" (the zone's name twice), "tld"
+    (a target ending in a TLD inside the zone), or None."""
+    if not name or not name.endswith("." + origin):
+        return None
+    inside, bare = name[: -len(origin) - 1], origin.rstrip(".")
+    if inside == bare or inside.endswith("." + bare):
+        return "repeats"
+    if is_target and inside.rsplit(".", 1)[-1] in _COMMON_TLDS and "." in inside:
+        return "tld"
+    return None
 
 
 def soa_timers(zone: Zone) -> list[Problem]:

@@ -12,14 +12,13 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from reconciler.check.rules import Zone
+from reconciler.check.rules import MTA_STS_TYPES, Zone
 from reconciler.errors import Problem, Severity
 from reconciler.model.mail import MTA_STS_HOST, labels, txt_text
 from reconciler.model.rules import Rule
 from reconciler.model.zone import Record
 
 INDEXED = frozenset({"TXT", "MX", "CAA", "TLSA", "SPF"})
-_NAMES = frozenset({"A", "AAAA", "CNAME"})  # kept only for mta-sts hosts
 _MTA_STS_PREFIX = MTA_STS_HOST + "."
 
 
@@ -40,7 +39,7 @@ class Mail:
             for record in zone.records:
                 if record.rtype in INDEXED:
                     table[record.rtype].setdefault(record.owner, []).append(record)
-                elif record.rtype in _NAMES and record.owner.startswith(_MTA_STS_PREFIX):
+                elif record.rtype in MTA_STS_TYPES and record.owner.startswith(_MTA_STS_PREFIX):
                     self.names.add(record.owner)
             self.records[zone.origin] = {
                 rtype: dict(sorted(owners.items())) for rtype, owners in table.items()
