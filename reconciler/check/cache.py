@@ -35,7 +35,7 @@ import pwd
 import stat
 import subprocess
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 from reconciler.atomic import write_atomic
@@ -94,7 +94,25 @@ def trusted_uids() -> frozenset[int]:
 
 def _group_trusted(gid: int, uids: frozenset[int]) -> bool:
     """Whether every account in group `gid` (listed members and those whose own group it
-    is) is trusted."""
+    is) is trusted; asked again once /etc/passwd or /etc/group changes."""
+    return _members_trusted(gid, uids, _accounts_stamp())
+
+
+def _accounts_stamp() -> tuple[tuple[int, int], ...]:
+    stamps = []
+    for name in ("/etc/passwd", "/etc/group"):
+        try:
+            info = os.stat(name)
+        except OSError:
+            continue
+        stamps.append((info.st_ino, info.st_mtime_ns))
+    return tuple(stamps)
+
+
+@lru_cache(maxsize=64)
+def _members_trusted(gid: int, uids: frozenset[int], _stamp: tuple[tuple[int, int], ...]) -> bool:
+    """One look at the account database per group, trusted set and state of its files (a
+    shared cache folder is group-writable: every entry read asks)."""
     try:
         members = grp.getgrgid(gid).gr_mem
     except KeyError:
