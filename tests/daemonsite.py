@@ -139,18 +139,31 @@ class Site:
         self.config.write_text(text)
 
     def start(self, env: dict[str, str] | None = None) -> Running:
-        log_file = self.root / f"daemon-{len(self.daemons)}.log"
-        with open(log_file, "wb") as stderr:  # the child keeps its own descriptor
-            process = subprocess.Popen(
-                [sys.executable, "-m", "reconciler.cli", "run", "--config", str(self.config)],
-                stdout=subprocess.DEVNULL,
-                stderr=stderr,
-                env={**os.environ, **(env or {})},
-            )
-        running = Running(process, log_file)
-        self.daemons.append(running)
-        running.wait_event(lambda e: e.get("event") == "daemon started", "the daemon to start")
-        return running
+        for _ in range(3):
+            log_file = self.root / f"daemon-{len(self.daemons)}.log"
+            with open(log_file, "wb") as stderr:  # the child keeps its own descriptor
+                process = subprocess.Popen(
+                    [sys.executable, "-m", "reconciler.cli", "run", "--config", str(self.config)],
+                    stdout=subprocess.DEVNULL,
+                    stderr=stderr,
+                    env={**os.environ, **(env or {})},
+                )
+            running = Running(process, log_file)
+            self.daemons.append(running)
+            try:
+                running.wait_event(
+                    lambda e: e.get("event") == "daemon started", "the daemon to start"
+                )
+                return running
+            except AssertionError:
+                if process.poll() is None or "Address already in use" not in log_file.read_text():
+                    raise
+            # The HTTP port free_port chose was taken before the daemon bound it (by another
+            # worker's test or another program): the fixture's race, not the daemon's.
+            self.http = f"127.0.0.1:{free_port()}"
+            text = re.sub(r'listen = "[^"]*"', f'listen = "{self.http}"', self.config.read_text())
+            self.config.write_text(text)
+        raise AssertionError(f"no free HTTP port for the daemon: {log_file.read_text()[-2000:]}")
 
     def commit(self, change: Callable[[str], str], message: str) -> str:
         """Change the zone file of the clone and commit, without pushing."""
