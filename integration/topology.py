@@ -30,6 +30,7 @@ import io
 import json
 import os
 import re
+import subprocess
 import tarfile
 import tempfile
 import time
@@ -186,14 +187,25 @@ class Node:
     def exec(
         self, *argv: str, check: bool = True, workdir: str | None = None, env: dict | None = None
     ) -> Exec:
-        code, (out, err) = self.container.exec_run(
-            list(argv), demux=True, workdir=workdir, environment=env
+        # The docker CLI, not docker-py's exec_run(demux=True): under load (make test's
+        # workers on 2 cores) that returned empty or cut-off output for a command that ran.
+        options = ["-w", workdir] if workdir else []
+        for name, value in (env or {}).items():
+            options += ["-e", f"{name}={value}"]
+        done = subprocess.run(
+            ["docker", "exec", *options, self.container.id, *argv],
+            capture_output=True,
+            check=False,
         )
         result = Exec(
-            code, (out or b"").decode(errors="replace"), (err or b"").decode(errors="replace")
+            done.returncode,
+            done.stdout.decode(errors="replace"),
+            done.stderr.decode(errors="replace"),
         )
-        if check and code != 0:
-            raise AssertionError(f"{self.name}: {' '.join(argv)} exited {code}: {result.output}")
+        if check and result.code != 0:
+            raise AssertionError(
+                f"{self.name}: {' '.join(argv)} exited {result.code}: {result.output}"
+            )
         return result
 
     def sh(self, script: str, check: bool = True, workdir: str | None = None) -> Exec:
