@@ -24,8 +24,10 @@ import pytest
 from click.testing import CliRunner
 
 from reconciler.cli.main import main
+from reconciler.devtools import demo
+from reconciler.devtools.init import commit_all
 from reconciler.errors import ReconcilerError
-from reconciler.serve.hooks import install_hooks
+from reconciler.serve.hooks import default_program, install_hooks
 
 from .conftest import GOOD_ZONE, ZoneRepo
 
@@ -340,3 +342,26 @@ def test_post_receive_starts_nothing_when_the_daemon_watches_the_pushed_repo(
     assert server.head() == sha
     assert log.read_text().split() == ["check"]  # no second Python for a nudge
     assert seen == []
+
+
+def test_the_demos_push_starts_no_nudge(tmp_path: Path) -> None:
+    # Issue 13: the demo installed its hooks before writing daemon.toml, so post-receive could
+    # not tell that the demo's daemon watches repo.git and started a second Python per push.
+    sandbox = demo.setup(tmp_path / "demo", deadline=4)
+    try:
+        bare, clone = sandbox.root / "repo.git", sandbox.root / "clone"
+        log = tmp_path / "ran.log"
+        wrapper = _wrapper(tmp_path, log)
+        for name in ("pre-receive", "post-receive"):
+            hook = bare / "hooks" / name
+            text = hook.read_text()
+            assert f"\nRECONCILER={default_program()}\n" in text
+            hook.write_text(text.replace(default_program(), str(wrapper), 1))
+        zone = clone / ZONE
+        zone.write_text(zone.read_text().replace(WWW, "www     IN A    192.0.2.16"))
+        commit_all(git.Repo(clone), "Move www")
+        pushed = _git(clone, "push", "-q", "origin", "main")
+        assert pushed.returncode == 0, pushed.stderr
+        assert log.read_text().split() == ["check"]  # the push is checked, nothing is nudged
+    finally:
+        sandbox.servers.stop_all()

@@ -84,10 +84,10 @@ def setup(
         clone.create_remote("origin", str(bare.git_dir))
         clone.git.push("-q", "origin", "main")
         clone.git.branch("--set-upstream-to=origin/main", "main")
-        if hooks:
-            install_hooks(root / "repo.git", default_program(), root / "daemon.toml", "main")
         daemon = root / "daemon.toml"
         daemon.write_text(daemon_toml(root, servers, deadline, free_port()), encoding="utf-8")
+        if hooks:  # after daemon.toml: its daemon watches repo.git, so post-receive nudges not
+            install_hooks(root / "repo.git", default_program(), daemon, "main")
         (root / RECORD).write_text(json.dumps(servers.to_dict(), indent=2), encoding="utf-8")
         host = load_host_config(daemon)
         outcome = apply(host)
