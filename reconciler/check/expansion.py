@@ -68,7 +68,7 @@ def _tally(text: str, zones_dir: str, totals: Mapping[str, int]) -> Count:
     `_contributions` reads them. A text with line breaks other than newline, or with
     characters that `str.strip` takes as blank beyond space and tab, goes the plain way.
     """
-    if not _plain_text(text):
+    if not plain_text(text):
         records, biggest = 0, Count(0, None, "", 0)
         for number, adds, what in _contributions(text, zones_dir, totals):
             records += adds
@@ -83,7 +83,7 @@ _ODD_SPACE = "\r\x0b\x0c\x1c\x1d\x1e\x1f"
 _INCLUDE_NEXT = re.compile(r"\n\$INCLUDE[ \t]+(\S+)", re.IGNORECASE)  # on the line after \n
 
 
-def _plain_text(text: str) -> bool:
+def plain_text(text: str) -> bool:
     """Whether `text` is ASCII whose only line break is newline and only blanks space and tab."""
     return text.isascii() and not any(odd in text for odd in _ODD_SPACE)
 
@@ -228,7 +228,7 @@ def _included_totals(files: Mapping[str, str], zones_dir: str, text: str) -> dic
 
 
 def _includes(text: str, zones_dir: str, files: Mapping[str, str]) -> Iterator[str]:
-    if _plain_text(text):  # one regex over the text, not a match per line
+    if plain_text(text):  # one regex over the text, not a match per line
         first = _INCLUDE.match(text)
         arguments = [first.group(1)] if first else []
         arguments += _INCLUDE_NEXT.findall(text)

@@ -16,6 +16,7 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from reconciler.check.expansion import plain_text
 from reconciler.check.render import render
 from reconciler.errors import Problem
 from reconciler.model.names import zone_name_problem
@@ -169,11 +170,28 @@ def included_files(files: Mapping[str, bytes], zones_dir: str, text: str) -> lis
 
 
 def _directives(text: str) -> Iterator[tuple[int, str]]:
-    """(line number, file named) of each `$INCLUDE` in `text`."""
-    for number, line in enumerate(text.splitlines(), 1):
-        match = _INCLUDE.match(line.split(";", 1)[0])
+    """(line number, file named) of each `$INCLUDE` in `text`.
+
+    Only a line with a `$` can be one: in a plain text (lines end in newline) those are
+    found by `str.find` and only they are read, not each of a million record lines.
+    """
+    if not plain_text(text):
+        for number, line in enumerate(text.splitlines(), 1):
+            match = _INCLUDE.match(line.split(";", 1)[0])
+            if match:
+                yield number, match.group(1).strip('"')
+        return
+    number, counted, pos = 1, 0, 0  # `number`: the line that starts at `counted`
+    while (dollar := text.find("$", pos)) >= 0:
+        start = max(text.rfind("\n", pos, dollar) + 1, pos)
+        stop = text.find("\n", dollar)
+        stop = len(text) if stop < 0 else stop
+        number += text.count("\n", counted, start)
+        counted = start
+        match = _INCLUDE.match(text[start:stop].split(";", 1)[0])
         if match:
             yield number, match.group(1).strip('"')
+        pos = stop + 1
 
 
 def _include_target(zones_dir: str, argument: str) -> str | None:
