@@ -201,12 +201,17 @@ def test_the_revert_happens_when_the_reconciler_is_killed(host: Host, applied: E
     before = host.table()
     shut = host.policy("killed", {"allow_tcp": SSH_FROM_ELSEWHERE})
     # Start the apply; once the new table is live and the timer armed, kill -9 the apply.
+    # The table first, then the newest guard folder: once the table is live this apply's
+    # folder exists. (Listing the folders first could, under load, take an earlier test's
+    # guard, decided "now", and leave this apply's lock-out to the next test.)
     script = f"""
 reconciler host apply --config {CONFIG} --policy {shut} >/dev/null 2>&1 &
 pid=$!
 while :; do
-    guard=$(ls -d {GUARDS}/* | tail -1)
-    [ -e "$guard/timer.pid" ] && nft list table inet reconciler | grep -q 192.0.2.0 && break
+    if nft list table inet reconciler | grep -q 192.0.2.0; then
+        guard=$(ls -d {GUARDS}/* | tail -1)
+        [ -e "$guard/timer.pid" ] && break
+    fi
     sleep 0.1
 done
 kill -9 $pid
