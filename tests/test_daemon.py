@@ -283,7 +283,10 @@ def test_backoff_is_waited_out_even_when_woken(site: Site) -> None:
         _nudge(site)
     second = daemon.wait_event(lambda e: e.get("event") == failed, "the retry")
     gap = datetime.fromisoformat(second["timestamp"]) - datetime.fromisoformat(first["timestamp"])
-    assert gap.total_seconds() >= first["retry_in"]
+    # The backoff starts when the failure is decided; its log line follows the metrics'
+    # refresh, a few milliseconds later (2.9987 s between the lines was seen once). The bug
+    # this guards against retried at each 0.2 s look.
+    assert gap.total_seconds() >= first["retry_in"] - 0.05
     site.sandbox.servers.primary.start()
     event = daemon.wait_event(lambda e: e.get("event") == "reconciled", "the recovery")
     assert event["status"] == "confirmed"
