@@ -82,7 +82,13 @@ def test_a_zone_written_is_notified_again_once_and_the_catch_up_only_what_lags(
     for secondary in deployment.sandbox.servers.secondaries:
         secondary.start()
     calls_before = len(notified(rndc_calls))
-    code, outcome = deployment.apply()
+    # The sandbox's deadline is 4 s: under load the restarted secondaries may still be
+    # loading, and a reconcile then ends unconfirmed; the next ones catch up (a bound on
+    # tries, not on time).
+    for _ in range(10):
+        code, outcome = deployment.apply()
+        if outcome["status"] != "unconfirmed":
+            break
     assert (code, outcome["status"]) == (0, "confirmed"), outcome
     # The catch-up: at most the zone a secondary is behind on, not every zone served.
     assert set(notified(rndc_calls)[calls_before:]) <= {"example.com"}
