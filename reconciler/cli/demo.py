@@ -57,12 +57,13 @@ def register(main: click.Group, edge: Edge) -> None:
                     f"reconciler demo --dir {root} --stop"
                 )
                 return sandbox.outcome.exit_code
+            log.configure(json=False, level="info")
+            watcher = daemon.Daemon(sandbox.root / "daemon.toml")  # made before Ctrl-C is offered
             click.echo(
                 "\nThe daemon is watching the repo: each push is reconciled here. "
                 "Ctrl-C stops the daemon and the name servers.\n"
             )
-            log.configure(json=False, level="info")
-            daemon.Daemon(sandbox.root / "daemon.toml").run()  # until Ctrl-C or TERM
+            watcher.run()  # until Ctrl-C or TERM
             click.echo("\nstopping ...")
         except KeyboardInterrupt:
             click.echo("\nstopping ...")

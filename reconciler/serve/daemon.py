@@ -144,6 +144,11 @@ class Daemon:
     # --- the loop -------------------------------------------------------------------------
 
     def run(self) -> None:
+        # First of all: a signal from now on stops the loop before it starts, and none is lost
+        # between the caller's last line and the loop (a Ctrl-C right after `demo` printed
+        # that the daemon watches was once never seen).
+        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(signum, self._on_signal)
         with locked(self.host.state_dir, "daemon"):
             self._prepare_repo()
             observer = self._watch()
@@ -153,8 +158,6 @@ class Daemon:
             server.start()
             watchdog = threading.Thread(target=self._watchdog, daemon=True)
             watchdog.start()
-            for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-                signal.signal(signum, self._on_signal)
             self.log.info(
                 "daemon started",
                 repo=str(self.host.repo),
