@@ -89,6 +89,35 @@ def mx_hosts(mx_rdatas: Iterable[str]) -> set[str]:
     return found
 
 
+def host_asked(owner: str, rtype: str) -> str | None:
+    """The MX target (absolute, lower case) whose being one decides `mail_kind` of this
+    RRset: the owner of an address or CNAME, the host of an SMTP TLSA; None for the rest."""
+    parts = labels(owner)
+    if rtype in ("A", "AAAA", "CNAME"):
+        return ".".join(parts) + "."
+    if rtype == "TLSA" and tuple(parts[:2]) == SMTP_TLSA_LABELS:
+        return ".".join(parts[2:]) + "."
+    return None
+
+
+def is_mx_target(dump: str, host: str) -> bool:
+    """Whether an MX record of BIND's dump (one record a line, `owner ttl class MX pref
+    target`) names `host` (absolute, lower case): the lines ending in the name are found by
+    `str.find` over the dump in lower case, not by reading every line."""
+    if host == ".":
+        return False  # the null MX names no host
+    low, end = dump.lower(), "\n"
+    start = 0
+    while (hit := low.find(host + end, start)) >= 0:
+        start = hit + 1
+        if hit and low[hit - 1] in " \t":
+            line = low[low.rfind("\n", 0, hit) + 1 : hit + len(host)]
+            fields = line.split()
+            if len(fields) == 6 and fields[3] == "mx" and fields[5] == host:
+                return True
+    return False
+
+
 def mail_kind(
     owner: str, rtype: str, rdatas: Iterable[str], hosts: Collection[str]
 ) -> MailKind | None:

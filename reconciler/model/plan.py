@@ -20,7 +20,7 @@ from typing import Literal
 
 from reconciler.errors import Problem
 from reconciler.model.dnssec import Dnssec, PolicyChange, policy_change
-from reconciler.model.mail import MailKind, mail_kind, mx_hosts
+from reconciler.model.mail import MailKind, host_asked, is_mx_target, mail_kind, mx_hosts
 from reconciler.model.serial import Scheme, next_serial, previous
 from reconciler.model.zone import SERIAL_LEFT_OUT, CanonicalZone, soa_with_serial
 
@@ -172,6 +172,7 @@ class Plan:
         }
 
 
+_FEW_HOSTS = 16  # changed names looked up one by one; more: the MX lines read in one pass
 _MX_LINE = re.compile(r"^\S+[ \t]+\S+[ \t]+\S+[ \t]+MX[ \t]+(.*)$", re.MULTILINE)  # its rdata
 
 
@@ -449,10 +450,13 @@ def mark_mail(
     changed, so a plan that touches neither costs no pass over a large zone.
     """
     hosts: set[str] = set()
-    if any(c.rtype in ("A", "AAAA", "CNAME", "TLSA") for c in changes):
-        for zone in (before, after):
-            if zone is not None:
-                hosts |= mx_hosts(m[1] for m in _MX_LINE.finditer(zone.dump))
+    zones = [zone for zone in (before, after) if zone is not None]
+    asked = {host for c in changes if (host := host_asked(c.owner, c.rtype))}
+    if len(asked) > _FEW_HOSTS:  # a zone added or rewritten whole: one pass over each
+        for zone in zones:
+            hosts |= mx_hosts(m[1] for m in _MX_LINE.finditer(zone.dump))
+    else:  # a few changed names: is each an MX target? (str.find, not a pass per line)
+        hosts = {host for host in asked if any(is_mx_target(z.dump, host) for z in zones)}
     marked = []
     for change in changes:
         rdatas = [*(change.before.rdatas if change.before else ()),
