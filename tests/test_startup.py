@@ -65,3 +65,16 @@ def test_help_still_lists_every_command() -> None:
     commands = run.stdout.split("Commands:")[1].split()
     for name in ("check", "plan", "apply", "run", "doctor", "host", "import", "completion"):
         assert name in commands
+
+
+def test_plan_of_zones_alone_does_not_load_the_host_half(zone_repo: ZoneRepo) -> None:
+    base = zone_repo.repo.head.commit.hexsha
+    zone = zone_repo.path / "zones" / "example.com.zone"
+    zone_repo.write("zones/example.com.zone", zone.read_text() + "new IN A 192.0.2.7\n")
+    head = zone_repo.commit("one record more")
+    code, modules = loaded("-C", str(zone_repo.path), "plan", "--base", base, "--head", head)
+    assert code == 0
+    assert "reconciler.model.plan" in modules  # it did plan
+    assert [
+        m for m in ("reconciler.cli.host", "reconciler.host.audit", "jinja2") if m in modules
+    ] == []

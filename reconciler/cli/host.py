@@ -19,7 +19,7 @@ from reconciler.cli import hostreport, report
 from reconciler.cli.options import CONFIG, Edge
 from reconciler.config.host import HostConfig, HostSettings, load_host_config
 from reconciler.host.plan import HostPlan, review_plan
-from reconciler.host.render import TEMPLATE_DIR, Traits, render
+from reconciler.host.render import Traits, render
 from reconciler.host.session import Session, open_session
 from reconciler.host.source import PolicySource, from_folder, from_repo
 from reconciler.source.repo import open_repo
@@ -49,10 +49,6 @@ def review(repo: Any, base: str, head: str | None) -> HostPlan:
         before.label,
         after.label,
     )
-
-
-def touches_host(paths: set[str]) -> bool:
-    return any(path.startswith(f"{TEMPLATE_DIR}/") for path in paths)
 
 
 def _options(func: Callable[..., Any]) -> Callable[..., Any]:

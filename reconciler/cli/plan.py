@@ -11,7 +11,7 @@ from reconciler.cli import progress, report
 from reconciler.cli.options import EXIT_INVALID, EXIT_OK, Edge
 from reconciler.config.host import load_host_config
 from reconciler.errors import Problem, ValidationError
-from reconciler.model.names import address_port
+from reconciler.model.names import address_port, touches_host
 from reconciler.model.outcome import Status
 from reconciler.source.repo import changed_paths, open_repo, parent_of, resolve
 
@@ -79,7 +79,6 @@ def register(main: click.Group, edge: Edge) -> None:
 
         from reconciler.bind.dnssec import parents_ds
         from reconciler.check.inspect import inspect, read_config, zones_touched
-        from reconciler.cli import host
         from reconciler.model.dnssec import breaking_ds
         from reconciler.model.plan import allows_unsafe, make_plan
 
@@ -98,7 +97,9 @@ def register(main: click.Group, edge: Edge) -> None:
             zones_dir = read_config(repo, head)[0].zones_dir
             changed = changed_paths(repo, base, head)
             only = zones_touched(changed, zones_dir)
-            if host.touches_host(changed):  # the host section of the same comment
+            if touches_host(changed):  # the host section of the same comment
+                from reconciler.cli import host  # the host half loads only when asked
+
                 try:
                     host_plan = host.review(repo, base, head)
                 except ValidationError as exc:  # a template that does not render: invalid
@@ -139,7 +140,8 @@ def register(main: click.Group, edge: Edge) -> None:
 
 
 def _print_plan(plan: Plan, fmt: str, host_plan: HostPlan | None = None) -> int:
-    from reconciler.cli import hostreport
+    if host_plan:
+        from reconciler.cli import hostreport
 
     if fmt == "json":
         extra = {"host": host_plan.to_dict()} if host_plan else {}

@@ -23,8 +23,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from reconciler.config.host import HostSettings
 from reconciler.config.policy import Policy
 from reconciler.errors import Problem, ValidationError
-
-TEMPLATE_DIR = "host"  # in the zone repo: overrides of the package's templates
+from reconciler.model.names import TEMPLATE_DIR
 
 
 class Managed(Enum):

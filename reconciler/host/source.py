@@ -18,7 +18,8 @@ import git
 from reconciler.config.policy import DEFAULT_FILE, Policy, read_policy
 from reconciler.config.tomlfile import utf8_text
 from reconciler.errors import Problem, ValidationError
-from reconciler.host.render import TEMPLATE_DIR, Managed
+from reconciler.host.render import Managed
+from reconciler.model.names import TEMPLATE_DIR
 from reconciler.source.repo import read_snapshot
 
 MAX_BYTES = 1024 * 1024

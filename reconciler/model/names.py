@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Iterable
 
 import dns.exception
 import dns.name
@@ -24,6 +25,7 @@ from reconciler.errors import ConfigError
 KEY_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,252}\Z")  # \Z: no newline after
 DEFAULT_KEY_NAME = "transfer-key"  # [transfer] tsig_key when reconciler.toml names none
 DEFAULT_BRANCH = "main"  # the branch the daemon follows when daemon.toml names none
+TEMPLATE_DIR = "host"  # in the zone repo: host/policy.toml and overrides of the host templates
 
 CATALOG = "catalog.invalid"  # the catalog zone (RFC 9432) the reconciler writes for the secondaries
 RESERVED = {CATALOG: "the catalog zone the reconciler generates"}
@@ -104,3 +106,8 @@ def address_port(text: str, what: str) -> tuple[str, int]:
     if not port.isdigit() or not 1 <= int(port) <= 65535:
         raise ConfigError(f"{what} {text!r}: the port must be 1-65535")
     return address, int(port)
+
+
+def touches_host(paths: Iterable[str]) -> bool:
+    """Whether a change to `paths` concerns the host half (a file in the repo's host folder)."""
+    return any(path.startswith(f"{TEMPLATE_DIR}/") for path in paths)

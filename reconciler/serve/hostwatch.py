@@ -26,9 +26,9 @@ from reconciler.atomic import write_atomic
 from reconciler.config.host import HostConfig
 from reconciler.errors import ReconcilerError
 from reconciler.host.audit import Audit, Status
-from reconciler.host.render import TEMPLATE_DIR
 from reconciler.host.session import open_session
 from reconciler.host.source import from_repo
+from reconciler.model.names import touches_host
 from reconciler.serve.metrics import Metrics
 from reconciler.source.repo import HOST_LINE, add_note, changed_paths, open_repo, read_note
 
@@ -99,7 +99,7 @@ class HostWatch:
         first = self.looked_at is None
         if not first:
             paths = changed_paths(repo, self.looked_at or head, head)
-            if not any(p.startswith(f"{TEMPLATE_DIR}/") for p in paths):
+            if not touches_host(paths):
                 self.looked_at = head
                 return False
         self.looked_at = head
