@@ -23,6 +23,7 @@ from prometheus_client import (
 )
 
 from reconciler.apply.status import Overview
+from reconciler.errors import ConfigError
 from reconciler.model.outcome import Status
 from reconciler.serve.chain import ZoneChain
 from reconciler.version import VERSION
@@ -237,7 +238,13 @@ class HttpServer:
     ) -> None:
         host, _, port = listen.rpartition(":")
         handler = _handler(metrics, healthy, nudge)
-        self.server = ThreadingHTTPServer((host.strip("[]") or "127.0.0.1", int(port)), handler)
+        try:
+            self.server = ThreadingHTTPServer((host.strip("[]") or "127.0.0.1", int(port)), handler)
+        except OSError as exc:  # a port another program holds: one line, not an internal error
+            reason = exc.strerror or str(exc)
+            raise ConfigError(
+                f"daemon.toml [http] listen = {listen!r}: cannot listen ({reason})"
+            ) from None
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
