@@ -1,5 +1,5 @@
 """The plan's mail marks for a few changed names (model/plan.py `mark_mail`): whether a name
-is an MX target is found with `str.find` in the dump (model/mail.py `is_mx_target`); it
+is an MX target is found with `str.find` in the dump (model/mail.py `mx_targets_among`); it
 must mark exactly what the pass over every MX line of both revisions marks."""
 
 from __future__ import annotations

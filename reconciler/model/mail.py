@@ -100,22 +100,23 @@ def host_asked(owner: str, rtype: str) -> str | None:
     return None
 
 
-def is_mx_target(dump: str, host: str) -> bool:
-    """Whether an MX record of BIND's dump (one record a line, `owner ttl class MX pref
-    target`) names `host` (absolute, lower case): the lines ending in the name are found by
-    `str.find` over the dump in lower case, not by reading every line."""
-    if host == ".":
-        return False  # the null MX names no host
-    low, end = dump.lower(), "\n"
-    start = 0
-    while (hit := low.find(host + end, start)) >= 0:
-        start = hit + 1
-        if hit and low[hit - 1] in " \t":
-            line = low[low.rfind("\n", 0, hit) + 1 : hit + len(host)]
-            fields = line.split()
-            if len(fields) == 6 and fields[3] == "mx" and fields[5] == host:
-                return True
-    return False
+def mx_targets_among(dump: str, hosts: Collection[str]) -> set[str]:
+    """Those of `hosts` (absolute, lower case) that an MX record of BIND's dump (one record a
+    line, `owner ttl class MX pref target`) names: the lines ending in each name are found by
+    `str.find` over the dump in lower case (made once), not by reading every line."""
+    low, found = dump.lower(), set()
+    for host in hosts:
+        if host == ".":
+            continue  # the null MX names no host
+        start = 0
+        while (hit := low.find(host + "\n", start)) >= 0:
+            start = hit + 1
+            if hit and low[hit - 1] in " \t":
+                fields = low[low.rfind("\n", 0, hit) + 1 : hit + len(host)].split()
+                if len(fields) == 6 and fields[3] == "mx" and fields[5] == host:
+                    found.add(host)
+                    break
+    return found
 
 
 def mail_kind(

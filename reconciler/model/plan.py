@@ -20,7 +20,7 @@ from typing import Literal
 
 from reconciler.errors import Problem
 from reconciler.model.dnssec import Dnssec, PolicyChange, policy_change
-from reconciler.model.mail import MailKind, host_asked, is_mx_target, mail_kind, mx_hosts
+from reconciler.model.mail import MailKind, host_asked, mail_kind, mx_hosts, mx_targets_among
 from reconciler.model.serial import Scheme, next_serial, previous
 from reconciler.model.zone import SERIAL_LEFT_OUT, CanonicalZone, soa_with_serial
 
@@ -455,8 +455,9 @@ def mark_mail(
     if len(asked) > _FEW_HOSTS:  # a zone added or rewritten whole: one pass over each
         for zone in zones:
             hosts |= mx_hosts(m[1] for m in _MX_LINE.finditer(zone.dump))
-    else:  # a few changed names: is each an MX target? (str.find, not a pass per line)
-        hosts = {host for host in asked if any(is_mx_target(z.dump, host) for z in zones)}
+    elif asked:  # a few changed names: is each an MX target? (str.find, not a pass per line)
+        for zone in zones:
+            hosts |= mx_targets_among(zone.dump, asked)
     marked = []
     for change in changes:
         rdatas = [*(change.before.rdatas if change.before else ()),
