@@ -28,7 +28,7 @@ from reconciler.bind.catalog import CATALOG, catalog_zone_text
 from reconciler.bind.conf import primary_include
 from reconciler.bind.dnssec import inline_serials, signature, zone_keys
 from reconciler.bind.journal import discard_journal, journal_end, journal_fits
-from reconciler.bind.namedlog import load_failure_reason
+from reconciler.bind.namedlog import load_failure_reason, log_since
 from reconciler.bind.rndc import Rndc
 from reconciler.bind.tools import checkconf
 from reconciler.config.host import HostConfig
@@ -334,14 +334,7 @@ class Deployer:
         the log once for each zone it is asked about)."""
         if self.host.log_file is None:
             return ""
-        try:
-            with open(self.host.log_file, "rb") as handle:
-                size = os.fstat(handle.fileno()).st_size
-                start = offset if 0 <= offset <= size else 0  # shorter: rotated
-                handle.seek(max(start, size - (16 << 20)))  # as namedlog reads it
-                text = handle.read().decode("utf-8", errors="replace").lower()
-        except OSError:
-            return ""
+        text = log_since(self.host.log_file, offset).lower()
         return text if "not loaded due to errors" in text else ""
 
     def _signed_loaded(self, zone: str, serial: int, seen: int | None) -> bool:

@@ -51,6 +51,19 @@ class LoadFailure:
     rtype: str | None = None  # ... and its type
 
 
+def log_since(log_file: Path, since_offset: int = 0) -> str:
+    """named's log after byte `since_offset` (all of it when the log is shorter: rotated), at
+    most its last _LOG_MAX bytes; "" when it cannot be read."""
+    try:
+        with open(log_file, "rb") as handle:
+            size = os.fstat(handle.fileno()).st_size
+            start = since_offset if 0 <= since_offset <= size else 0
+            handle.seek(max(start, size - _LOG_MAX))
+            return handle.read().decode("utf-8", errors="replace")
+    except OSError:
+        return ""
+
+
 def load_failure_reason(log_file: Path, zone: str, since_offset: int = 0) -> str | None:
     """`load_failure(...).text`: why named did not load `zone`; None if it did."""
     failure = load_failure(log_file, zone, since_offset)
@@ -70,14 +83,7 @@ def load_failure(log_file: Path, zone: str, since_offset: int = 0) -> LoadFailur
     Works with any named log format that keeps named's message text (a file channel, syslog).
     """
     name = checked_zone_name(zone).lower()
-    try:
-        with open(log_file, "rb") as handle:
-            size = os.fstat(handle.fileno()).st_size
-            start = since_offset if 0 <= since_offset <= size else 0
-            handle.seek(max(start, size - _LOG_MAX))
-            text = handle.read().decode("utf-8", errors="replace")
-    except OSError:
-        return None
+    text = log_since(log_file, since_offset)
     tag = re.compile(rf"\bzone {re.escape(name)}\.?/IN(?:/\S+)?: ", re.IGNORECASE)
     lines = text.splitlines()
     failure = None
