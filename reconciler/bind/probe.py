@@ -100,17 +100,15 @@ def soa_serial(
     zone in the answer section.
     """
     name = _name(zone)
+    answer = _exchange(_soa_query(name), address, port, timeout, tcp)
+    return _soa(answer, name).served if answer is not None else None
+
+
+def _soa_query(name: dns.name.Name) -> dns.message.Message:
+    """The SOA question for `name`, recursion not desired."""
     query = dns.message.make_query(name, dns.rdatatype.SOA)
     query.flags &= ~dns.flags.RD
-    answer = _exchange(query, address, port, timeout, tcp)
-    if answer is None or answer.rcode() != dns.rcode.NOERROR:
-        return None
-    if not answer.flags & dns.flags.AA:
-        return None
-    for rrset in answer.answer:
-        if rrset.name == name and rrset.rdtype == dns.rdatatype.SOA and len(rrset):
-            return int(rrset[0].serial)
-    return None
+    return query
 
 
 def wait_for_serial(
@@ -391,10 +389,8 @@ def soa_many(asks: Sequence[Ask], timeout: float = 1.0, tries: int = 1) -> list[
         for batch in batches:
             batch.sock.close()
     for index in truncated:
-        query = dns.message.make_query(names[index], dns.rdatatype.SOA)
-        query.flags &= ~dns.flags.RD
         ask = asks[index]
-        answer = _exchange(query, ask.address, ask.port, timeout, tcp=True)
+        answer = _exchange(_soa_query(names[index]), ask.address, ask.port, timeout, tcp=True)
         answers[index] = _soa(answer, names[index]) if answer is not None else None
     return answers
 
