@@ -21,6 +21,7 @@ import re
 import socket
 from collections.abc import Callable
 
+from reconciler.check.locate import ttl_seconds
 from reconciler.model.zone import CanonicalZone, ZoneText
 
 # Type -> its number, for the dump's order (SOA, NS, then by number) and the reader's dispatch.
@@ -52,8 +53,6 @@ _TOKEN = re.compile(r'"([^"\\\n]*)"|([()])|(;)|([^\s;()"\\]+)|(\S)')
 _NAME = re.compile(r"(?:\*|[A-Za-z0-9_-]{1,63})(?:\.[A-Za-z0-9_-]{1,63})*\.?|\.")
 _LABEL = re.compile(r"[A-Za-z0-9_-]{1,63}")
 _TTL = re.compile(r"(?:\d+[Ww])?(?:\d+[Dd])?(?:\d+[Hh])?(?:\d+[Mm])?(?:\d+[Ss])?")
-_UNIT = re.compile(r"(\d+)([WwDdHhMmSs])")
-_SECONDS = {"w": 604800, "d": 86400, "h": 3600, "m": 60, "s": 1}
 _NUMBER = re.compile(r"\d{1,10}")
 _IPV4 = re.compile(
     r"(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
@@ -309,7 +308,7 @@ def _ttl(token: str) -> int:
     if token.isdigit():
         seconds = int(token)
     elif _TTL.fullmatch(token):
-        seconds = sum(int(n) * _SECONDS[unit.lower()] for n, unit in _UNIT.findall(token))
+        seconds = ttl_seconds(token)  # the strict form above, read as locate.py reads a TTL
     else:
         raise _Refused
     if seconds > _MAX_TTL:
